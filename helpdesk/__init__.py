@@ -1,0 +1,63 @@
+"""The helpdesk: create_app() builds the Flask app; nothing happens at import time."""
+
+import logging
+import os
+
+from dotenv import load_dotenv
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    load_dotenv(os.path.join(os.getcwd(), ".env"))
+    app = Flask(__name__, instance_relative_config=True)
+
+    from helpdesk.config import load_config
+
+    app.config.update(load_config(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    app.config.setdefault("OUTBOX_DISPATCH", "rq" if app.config.get("REDIS_URL") else "thread")
+    _configure_logging(app)
+
+    from helpdesk import extensions, models, notifications, periodic  # noqa: F401  (register)
+    from helpdesk.db import configure_engine
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(
+        app, extensions.db, directory=_migrations_dir(), render_as_batch=True
+    )
+    extensions.mail.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.babel.init_app(app)
+    with app.app_context():
+        configure_engine(extensions.db.engine)
+
+    from helpdesk.outbox import dispatch
+
+    dispatch.init_app(app, extensions.db.session)
+
+    from helpdesk.accounts import auth
+
+    auth.init_app(app)
+
+    from helpdesk import web
+
+    web.init_app(app)
+
+    from helpdesk.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _migrations_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=os.environ.get("LOG_LEVEL", "INFO"),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )

@@ -1,0 +1,97 @@
+"""Sign-in and sign-out for every role (Flask-Login), with per-IP and per-account limits."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from helpdesk.accounts.actor import Actor
+from helpdesk.accounts.forms import LoginForm
+from helpdesk.accounts.models import User
+from helpdesk.accounts.services import authenticate
+from helpdesk.errors import RateLimited, ValidationError
+from helpdesk.extensions import db, limiter, login_manager
+
+bp = Blueprint("auth", __name__)
+
+
+def current_actor() -> Actor:
+    """The signed-in user as an Actor (views only: services get it passed in)."""
+    if "actor" not in g:
+        g.actor = Actor.for_user(current_user) if current_user.is_authenticated else None
+    return g.actor
+
+
+def home_for(user: User) -> str:
+    return url_for("agent.queue") if user.is_staff else url_for("portal.my_tickets")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths, so a crafted link cannot send a user elsewhere after sign-in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["HELPDESK_LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], error_message="login")
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.email.data, form.password.data)
+        except RateLimited as exc:
+            db.session.commit()
+            flash(exc.message, "error")
+            return render_template("auth/login.html", form=form), 429
+        except ValidationError as exc:
+            db.session.commit()  # keep the failed-attempt count
+            flash(
+                _("Wrong e-mail address or password.") if "password" in exc.fields else exc.message,
+                "error",
+            )
+            status = 401
+        else:
+            db.session.commit()
+            session.clear()  # a fresh session on sign-in: no fixation
+            login_user(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+    app.register_blueprint(bp)

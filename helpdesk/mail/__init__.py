@@ -1,0 +1,1 @@
+"""E-mail: parsing, threading, reply tokens, sending and the IMAP poller."""
