@@ -19,7 +19,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.setdefault("OUTBOX_DISPATCH", "rq" if app.config.get("REDIS_URL") else "thread")
     _configure_logging(app)
 
-    from helpdesk import extensions, models, notifications, periodic  # noqa: F401  (register)
+    # Imported to register their tables, outbox handlers and event subscriptions.
+    from helpdesk import extensions, i18n, models, notifications, periodic, settings  # noqa: F401
+    from helpdesk.accounts import mails  # noqa: F401
+    from helpdesk.crm import sync as crm_sync  # noqa: F401
     from helpdesk.db import configure_engine
 
     extensions.db.init_app(app)
@@ -29,7 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.mail.init_app(app)
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
-    extensions.babel.init_app(app)
+    i18n.init_app(app)
     with app.app_context():
         configure_engine(extensions.db.engine)
 
@@ -41,9 +44,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     auth.init_app(app)
 
-    from helpdesk import web
+    from helpdesk import api, web
+    from helpdesk.crm import views as crm_views
 
     web.init_app(app)
+    api.init_app(app)
+    notifications.init_app(app)  # outbound-mail settings and the "not solved" page
+    crm_views.init_app(app)
 
     from helpdesk.cli import register_commands
 

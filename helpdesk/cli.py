@@ -73,14 +73,15 @@ def worker_command(burst, interval):
 
     app = current_app._get_current_object()
     if burst:
-        if app.config.get("REDIS_URL"):
-            _rq_worker(app).work(burst=True)
-        click.echo(f"due work: {run_due_work_once()}")
+        rq_ok = _rq_burst(app) if app.config.get("REDIS_URL") else True
+        click.echo(_describe_due_work(run_due_work_once()))
+        if not rq_ok:
+            sys.exit(1)
         return
     stop = start_background_loop(app, interval)
     try:
         if app.config.get("REDIS_URL"):
-            _rq_worker(app).work()
+            _rq_until_stopped(app, stop)
         else:
             click.echo("No REDIS_URL: running the due-work loop only (Ctrl-C stops).")
             stop.wait()
@@ -98,6 +99,41 @@ def _rq_worker(app: Flask):
     q = queue(app)
     # SimpleWorker runs jobs in this process, inside the app context the CLI pushed.
     return SimpleWorker([q], connection=q.connection)
+
+
+def _rq_burst(app: Flask) -> bool:
+    """Run the queued RQ jobs; False (after saying so) when Redis cannot be reached."""
+    from redis.exceptions import RedisError
+
+    try:
+        worker = _rq_worker(app)
+        worker.work(burst=True)
+        worker.refresh()  # the job counts are kept in Redis
+    except RedisError as exc:
+        click.echo(f"rq: Redis unreachable ({exc}); due work runs anyway", err=True)
+        return False
+    click.echo(f"rq: {worker.successful_job_count} job(s) done, {worker.failed_job_count} failed")
+    return True
+
+
+def _rq_until_stopped(app: Flask, stop) -> None:
+    """Run RQ; while Redis is unreachable at start-up, retry (the due-work loop goes on)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            _rq_worker(app).work()
+            return
+        except RedisConnectionError as exc:
+            click.echo(f"rq: Redis unreachable ({exc}); trying again in {delay:.0f} s", err=True)
+            stop.wait(delay)
+            delay = min(delay * 2, 60.0)
+
+
+def _describe_due_work(done: dict) -> str:
+    periodic = ", ".join(done["periodic"]) or "none due"
+    return f"due work: {done['outbox']} outbox item(s) run; periodic tasks: {periodic}"
 
 
 @click.command("serve")
@@ -139,5 +175,11 @@ def demo_command():
 
 
 def register_commands(app: Flask) -> None:
-    for command in (users, worker_command, serve_command, seed_command, demo_command):
+    from helpdesk.crm.cli import crm
+
+    for command in (users, worker_command, serve_command, seed_command, demo_command, crm):
         app.cli.add_command(command)
+    from helpdesk.mail.poll_cli import mail_cli, mailbox_cli  # `mail` gains `poll` there
+
+    for group in (mail_cli, mailbox_cli):
+        app.cli.add_command(group)

@@ -55,7 +55,21 @@ def load_config(instance_path: str) -> dict:
         "HELPDESK_TIMEZONE": env.get("HELPDESK_TIMEZONE", "UTC"),
         "HELPDESK_REOPEN_DAYS": int(env.get("HELPDESK_REOPEN_DAYS", "7")),
         "HELPDESK_MAX_ATTACHMENT_MB": int(env.get("HELPDESK_MAX_ATTACHMENT_MB", "20")),
+        "HELPDESK_MAX_MAIL_MB": float(env.get("HELPDESK_MAX_MAIL_MB", "25")),
+        "HELPDESK_API_RATE_LIMIT": env.get("HELPDESK_API_RATE_LIMIT", "600 per minute"),
+        "HELPDESK_WEBHOOKS_MAX_FAILURES": int(env.get("HELPDESK_WEBHOOKS_MAX_FAILURES", "10")),
+        "HELPDESK_WEBHOOKS_TIMEOUT": float(env.get("HELPDESK_WEBHOOKS_TIMEOUT", "5")),
+        "HELPDESK_WEBHOOKS_ALLOW_PRIVATE": _flag("HELPDESK_WEBHOOKS_ALLOW_PRIVATE"),
         "HELPDESK_LOGIN_RATE_LIMIT": env.get("HELPDESK_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Portal defaults; the `settings` table overrides them (helpdesk.settings).
+        "HELPDESK_SIGNUP_POLICY": env.get("HELPDESK_SIGNUP_POLICY", "open"),
+        "HELPDESK_CUSTOMER_PRIORITY": _flag("HELPDESK_CUSTOMER_PRIORITY"),
+        "HELPDESK_CATEGORIES": [],
+        "HELPDESK_LINK_DAYS": int(env.get("HELPDESK_LINK_DAYS", "30")),
+        "HELPDESK_SIGNUP_RATE_LIMIT": env.get("HELPDESK_SIGNUP_RATE_LIMIT", "5 per hour"),
+        "HELPDESK_RESET_RATE_LIMIT": env.get("HELPDESK_RESET_RATE_LIMIT", "5 per hour"),
+        "HELPDESK_SUBMIT_RATE_LIMIT": env.get("HELPDESK_SUBMIT_RATE_LIMIT", "20 per hour"),
+        "HELPDESK_REPLY_RATE_LIMIT": env.get("HELPDESK_REPLY_RATE_LIMIT", "60 per hour"),
         "HELPDESK_DEMO_DATA": _flag("HELPDESK_DEMO_DATA", False),
         "MAX_CONTENT_LENGTH": (int(env.get("HELPDESK_MAX_ATTACHMENT_MB", "20")) * 10 + 1)
         * 1024

@@ -20,7 +20,8 @@ ATTACHMENTS_PER_MESSAGE_MAX = 10
 FILENAME_MAX = 255
 DEFAULT_ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 controls and DEL; newlines (\n, \r) and tabs are kept.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _TAG = re.compile(r"^[\w][\w\-.]*$")
 
 
@@ -115,8 +116,9 @@ def clean_tags(values: list[str]) -> list[str]:
 
 def clean_filename(value: str | None) -> str:
     """A safe display name: no path, no control characters, never empty."""
-    name = _text(value).replace("\\", "/").rsplit("/", 1)[-1].strip().strip(".")
-    name = " ".join(name.split())
+    name = _text(value).replace("\\", "/").rsplit("/", 1)[-1]
+    # Collapse whitespace first, so ". .. ." cannot leave "." or ".." behind.
+    name = " ".join(name.split()).strip(". ")
     if not name:
         return "attachment"
     if len(name) > FILENAME_MAX:

@@ -21,9 +21,20 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def _error_page(status: int, title: str, message: str):
+_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 412: "precondition_failed",
+    413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
+    500: "internal_error", 503: "unavailable",
+}  # fmt: skip
+
+
+def _error_page(status: int, title: str, message: str, fields: dict | None = None):
     if _wants_json():
-        return jsonify({"error": {"code": str(status), "message": message}}), status
+        code = _CODES.get(status, "error")
+        return jsonify(
+            {"error": {"code": code, "message": message, "fields": fields or {}}}
+        ), status
     return render_template("error.html", status=status, title=title, message=message), status
 
 
@@ -64,7 +75,9 @@ def healthz():
             report["queue"] = {"status": "error", "backend": "rq", "error": exc.__class__.__name__}
     else:
         report["queue"] = {"status": "ok", "backend": "in-process"}
-    report["mailboxes"] = []
+    from helpdesk.mail.mailboxes import mailbox_health
+
+    report["mailboxes"] = mailbox_health() if report["database"]["status"] == "ok" else []
     report["status"] = "ok" if healthy else "error"
     return jsonify(report), 200 if healthy else 503
 
@@ -80,7 +93,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         status = _STATUS.get(type(exc), 400)
-        return _error_page(status, _("Sorry"), exc.message)
+        body, status = _error_page(status, _("Sorry"), exc.message)
+        if isinstance(exc, RateLimited):
+            return body, status, {"Retry-After": str(exc.retry_after)}
+        return body, status
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
@@ -102,7 +118,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _error_page(exc.code or 500, exc.name, exc.description or exc.name)
+        body, status = _error_page(exc.code or 500, exc.name, exc.description or exc.name)
+        # Keep what the exception says beyond its body, such as the Allow header of a 405.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

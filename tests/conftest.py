@@ -70,7 +70,8 @@ def migrated(database_url, tmp_path_factory):
 
     app = create_app(base_config(database_url, str(tmp_path_factory.mktemp("storage"))))
     with app.app_context():
-        upgrade()
+        # "heads": features developed side by side may each add a branch; all of them apply.
+        upgrade(revision="heads")
         db.engine.dispose()
     return database_url
 

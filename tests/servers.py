@@ -338,9 +338,9 @@ default_login_user = {login_user}
 first_valid_uid = 1
 first_valid_gid = 1
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 ssl = no
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {dir}/users
 }}
@@ -381,9 +381,32 @@ class DovecotServer:
             users.write(f"{email}:{{PLAIN}}{password}\n")
 
 
+_OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/oauth2.conf
+}}
+"""
+
+_OAUTH2_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
 @contextlib.contextmanager
-def dovecot_server(users: dict[str, str] | None = None) -> Iterator[DovecotServer]:
-    """A plain-IMAP Dovecot (no TLS) with maildir mailboxes for `users` ({email: password})."""
+def dovecot_server(
+    users: dict[str, str] | None = None, oauth2_introspection_url: str | None = None
+) -> Iterator[DovecotServer]:
+    """A plain-IMAP Dovecot (no TLS) with maildir mailboxes for `users` ({email: password}).
+
+    With `oauth2_introspection_url`, XOAUTH2 and OAUTHBEARER sign-ins are also accepted when a
+    POST of `token=...` to that URL answers {"active": "true", "username": "<the user>"}.
+    """
     binary = _require(DOVECOT, "dovecot-imapd")
     base, port = _make_dir(), free_port()
     if IS_ROOT:  # Dovecot refuses uid 0 for mail: the mail belongs to its own user.
@@ -409,6 +432,13 @@ def dovecot_server(users: dict[str, str] | None = None) -> Iterator[DovecotServe
     os.makedirs(f"{base}/state")
     os.makedirs(f"{base}/mail")
     os.chown(f"{base}/mail", uid, gid)
+    names["mechanisms"] = "plain login"
+    names["oauth2_passdb"] = ""
+    if oauth2_introspection_url:
+        names["mechanisms"] = "plain login xoauth2 oauthbearer"
+        names["oauth2_passdb"] = _OAUTH2_PASSDB.format(dir=base)
+        with open(f"{base}/oauth2.conf", "w") as oauth2:
+            oauth2.write(_OAUTH2_CONF.format(url=oauth2_introspection_url))
     with open(f"{base}/dovecot.conf", "w") as conf:
         conf.write(_DOVECOT_CONF.format(dir=base, port=port, host=HOST, uid=uid, gid=gid, **names))
     server = DovecotServer(base, port)

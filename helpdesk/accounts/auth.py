@@ -16,11 +16,16 @@ from helpdesk.extensions import db, limiter, login_manager
 bp = Blueprint("auth", __name__)
 
 
-def current_actor() -> Actor:
-    """The signed-in user as an Actor (views only: services get it passed in)."""
-    if "actor" not in g:
-        g.actor = Actor.for_user(current_user) if current_user.is_authenticated else None
-    return g.actor
+def current_actor() -> Actor | None:
+    """The signed-in user as an Actor, or None (views only: services get it passed in)."""
+    if not current_user.is_authenticated:
+        return None
+    user = current_user._get_current_object()
+    # Cached per user, not per context: signing in or out must never leave a stale actor behind.
+    actor = g.get("actor")
+    if actor is None or actor.user is not user:
+        actor = g.actor = Actor.for_user(user)
+    return actor
 
 
 def home_for(user: User) -> str:
@@ -29,10 +34,13 @@ def home_for(user: User) -> str:
 
 def _safe_next(target: str | None) -> str | None:
     """Only same-site paths, so a crafted link cannot send a user elsewhere after sign-in."""
-    if not target:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read a backslash as "/" and drop tabs and newlines: "/\evil.test" leaves the site.
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return None
     return target
 
@@ -56,7 +64,8 @@ def login():
         except RateLimited as exc:
             db.session.commit()
             flash(exc.message, "error")
-            return render_template("auth/login.html", form=form), 429
+            page = render_template("auth/login.html", form=form)
+            return page, 429, {"Retry-After": str(exc.retry_after)}
         except ValidationError as exc:
             db.session.commit()  # keep the failed-attempt count
             flash(

@@ -71,13 +71,13 @@ def claim_address(user: User, email: str) -> None:
     """A customer confirmed `email`: they own its contact and see its earlier tickets."""
     address = clean_email(email)
     contact = find_contact_by_email(address)
+    if contact is not None and contact.user is not None and contact.user.id != user.id:
+        raise Conflict(f"{address} belongs to another account.", {"email": "In use."})
     if user.contact is None:
         user.contact = contact or find_or_create_contact(address, user.name)
     elif contact is None:
         add_email(user.contact, address, verified=True)
     elif contact.id != user.contact.id:
-        if contact.user is not None:
-            raise Conflict(f"{address} belongs to another account.", {"email": "In use."})
         # Fold the address-only contact into the account's contact, tickets and all.
         from helpdesk.tickets.services import reassign_requester
 
@@ -131,7 +131,10 @@ def create_token(user: User, name: str = "API token") -> str:
     token = "hd_" + secrets.token_urlsafe(32)
     db.session.add(
         ApiToken(
-            user=user, name=clean_name(name), token_hash=_token_digest(token), prefix=token[:8]
+            user=user,
+            name=clean_name(name)[:100],
+            token_hash=_token_digest(token),
+            prefix=token[:8],
         )
     )
     db.session.flush()

@@ -3,6 +3,8 @@
 from flask import Blueprint, abort
 from flask_login import current_user, login_required
 
+from helpdesk.tickets import blocklist, console_models, statistics  # noqa: F401  (register)
+
 bp = Blueprint("agent", __name__)
 
 
@@ -13,4 +15,13 @@ def require_staff():
         abort(404)
 
 
-from helpdesk.agent import views  # noqa: E402,F401
+@bp.context_processor
+def console_helpers():
+    from helpdesk.accounts.auth import current_actor
+    from helpdesk.agent.display import ago, short_time
+    from helpdesk.agent.nav import nav_for
+
+    return {"console_nav": nav_for(current_actor()), "ago": ago, "short_time": short_time}
+
+
+from helpdesk.agent import actions, files, presence, queue, search, ticket  # noqa: E402,F401

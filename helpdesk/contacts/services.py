@@ -1,11 +1,19 @@
 """Finding and creating requesters by e-mail address."""
 
+import re
+
 from sqlalchemy import select
 
-from helpdesk.contacts.models import Contact, ContactEmail, Organization, OrganizationDomain
-from helpdesk.errors import Conflict, ValidationError
+from helpdesk.contacts.models import (
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Organization,
+    OrganizationDomain,
+)
+from helpdesk.errors import Conflict, PermissionDenied, ValidationError
 from helpdesk.extensions import db
-from helpdesk.validation import clean_email, clean_name
+from helpdesk.validation import clean_body, clean_email, clean_name
 
 
 def find_contact_by_email(email: str) -> Contact | None:
@@ -63,3 +71,167 @@ def create_organization(name: str, domains: list[str] = ()) -> Organization:
     db.session.add(org)
     db.session.flush()
     return org
+
+
+# Upserts from an outside CRM: the record is keyed by (crm, external_id).
+
+_CRM = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,49}$")
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
+EXTERNAL_ID_MAX = 200
+
+
+def _require_staff(actor) -> None:
+    if not (actor.is_staff or actor.is_system):
+        raise PermissionDenied("Only agents and admins can change contacts and organizations.")
+
+
+def _clean_crm(value: str | None) -> str:
+    crm = (value or "").strip().lower()
+    if not _CRM.match(crm):
+        raise ValidationError(
+            "Name the CRM with lower-case letters, digits, - . _ (at most 50).",
+            {"crm": "Invalid."},
+        )
+    return crm
+
+
+def _clean_external_id(value: str | None) -> str:
+    external_id = (value or "").strip()
+    if not external_id or len(external_id) > EXTERNAL_ID_MAX:
+        raise ValidationError(
+            f"The external id must have 1 to {EXTERNAL_ID_MAX} characters.",
+            {"external_id": "Invalid."},
+        )
+    return external_id
+
+
+def _clean_domain(raw: str) -> str:
+    domain = (raw or "").strip().lower().lstrip("@")
+    if not domain or "." not in domain or len(domain) > 253 or any(c.isspace() for c in domain):
+        raise ValidationError(f"“{raw}” is not a mail domain.", {"domains": "Invalid."})
+    return domain
+
+
+def _set_domains(org: Organization, raw_domains: list[str]) -> None:
+    wanted = list(dict.fromkeys(_clean_domain(d) for d in raw_domains))
+    for domain in wanted:
+        owner = db.session.execute(
+            select(OrganizationDomain).where(OrganizationDomain.domain == domain)
+        ).scalar_one_or_none()
+        if owner is not None and owner.organization_id != org.id:
+            raise Conflict(
+                f"The domain {domain} belongs to {owner.organization.name}.",
+                {"domains": f"{domain} is in use."},
+            )
+    current = {entry.domain for entry in org.domains}
+    org.domains = [entry for entry in org.domains if entry.domain in wanted] + [
+        OrganizationDomain(domain=domain) for domain in wanted if domain not in current
+    ]
+
+
+def _by_external_id(model, crm: str, external_id: str):
+    return db.session.execute(
+        select(model).where(model.crm == crm, model.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def upsert_organization(actor, external_id: str, data: dict) -> tuple[Organization, bool]:
+    """Create or update the organization a CRM knows as `external_id`; True when created.
+
+    `data`: name, crm, and optionally notes and domains (the full list). An organization of
+    the same name that no CRM owns yet is taken over. Raises Conflict on a name or domain
+    that belongs to another organization.
+    """
+    _require_staff(actor)
+    crm = _clean_crm(data.get("crm"))
+    external_id = _clean_external_id(external_id)
+    name = clean_name(data.get("name"))
+    org = _by_external_id(Organization, crm, external_id)
+    namesake = db.session.execute(
+        select(Organization).where(Organization.name == name)
+    ).scalar_one_or_none()
+    created = False
+    if namesake is not None and namesake is not org:
+        if org is not None or namesake.external_id is not None:
+            raise Conflict(f"An organization named {name} exists already.", {"name": "In use."})
+        org = namesake
+    if org is None:
+        org = Organization(name=name)
+        db.session.add(org)
+        created = True
+    org.crm, org.external_id, org.name = crm, external_id, name
+    if "notes" in data:
+        org.notes = clean_body(data["notes"], field="notes", required=False) or None
+    if data.get("domains") is not None:
+        _set_domains(org, data["domains"])
+    db.session.flush()
+    return org, created
+
+
+def _clean_phone(raw: str) -> str:
+    phone = " ".join((raw or "").split())
+    if not _PHONE.match(phone):
+        raise ValidationError(f"“{raw[:40]}” is not a phone number.", {"phones": "Invalid."})
+    return phone
+
+
+def _contact_for_emails(emails: list[str]) -> Contact | None:
+    """The one existing contact that owns any of these addresses, if it may be taken over."""
+    owners = {c.id: c for c in (find_contact_by_email(e) for e in emails) if c is not None}
+    if len(owners) > 1:
+        raise Conflict(
+            "These addresses belong to different contacts.", {"emails": "Belong to others."}
+        )
+    owner = next(iter(owners.values()), None)
+    if owner is not None and owner.external_id is not None:
+        raise Conflict(f"{owner.primary_email} belongs to another contact.", {"emails": "In use."})
+    return owner
+
+
+def upsert_contact(actor, external_id: str, data: dict) -> tuple[Contact, bool]:
+    """Create or update the contact a CRM knows as `external_id`; True when created.
+
+    `data`: name, crm, and optionally emails (added, never removed: they identify past
+    mail), phones (the full list) and organization_external_id (of the same CRM; None
+    clears it). A contact that owns one of the addresses and no CRM owns yet is taken over.
+    Raises Conflict when an address belongs to another contact.
+    """
+    _require_staff(actor)
+    crm = _clean_crm(data.get("crm"))
+    external_id = _clean_external_id(external_id)
+    name = clean_name(data.get("name"))
+    emails = list(dict.fromkeys(clean_email(e, field="emails") for e in data.get("emails") or []))
+    contact = _by_external_id(Contact, crm, external_id)
+    created = False
+    if contact is None:
+        contact = _contact_for_emails(emails)
+    if contact is None:
+        contact = Contact(
+            name=name, organization=organization_for_domain(emails[0]) if emails else None
+        )
+        db.session.add(contact)
+        created = True
+    for address in emails:
+        owner = find_contact_by_email(address)
+        if owner is not None and owner is not contact:
+            raise Conflict(f"{address} belongs to another contact.", {"emails": "In use."})
+    contact.crm, contact.external_id, contact.name = crm, external_id, name
+    known = {entry.email for entry in contact.emails}
+    contact.emails.extend(ContactEmail(email=a) for a in emails if a not in known)
+    if data.get("phones") is not None:
+        phones = list(dict.fromkeys(_clean_phone(p) for p in data["phones"]))
+        known_phones = {entry.phone for entry in contact.phones}
+        contact.phones = [p for p in contact.phones if p.phone in phones] + [
+            ContactPhone(phone=p) for p in phones if p not in known_phones
+        ]
+    if "organization_external_id" in data:
+        org_id = data["organization_external_id"]
+        org = _by_external_id(Organization, crm, org_id) if org_id else None
+        if org_id and org is None:
+            raise ValidationError(
+                f"No organization with the external id {org_id} in {crm}.",
+                {"organization_external_id": "Unknown."},
+            )
+        contact.organization = org
+    db.session.flush()
+    return contact, created

@@ -8,9 +8,9 @@ process runs them. Either way the row is already committed, so if this hand-off 
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from helpdesk.outbox import SESSION_KEY
 
@@ -41,26 +41,43 @@ def dispatch(app: Flask, item_ids: list[int]) -> None:
     mode = app.config["OUTBOX_DISPATCH"]
     if not item_ids or mode == "none":
         return
-    if mode == "rq":
-        from helpdesk.jobs import enqueue_outbox_items
+    try:
+        if mode == "rq":
+            from helpdesk.jobs import enqueue_outbox_items
 
-        try:
             enqueue_outbox_items(app, item_ids)
-        except Exception:
-            log.exception("could not hand outbox items %s to RQ; the due-work loop will", item_ids)
-        return
-    _thread_pool().submit(_run_in_thread, app, item_ids)
+        else:
+            _thread_pool().submit(_run_in_thread, app, item_ids)
+    except Exception:  # the commit has happened: failing it now would lie to the caller
+        log.exception(
+            "could not hand outbox items %s to %s; the due-work loop will", item_ids, mode
+        )
+
+
+def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # only a savepoint was released: the outer transaction may still roll back
+    ids = session.info.pop(SESSION_KEY, None)
+    if ids:
+        dispatch(current_app._get_current_object(), ids)
+
+
+def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A savepoint's rollback leaves the outer transaction, and the items it enqueued, alive.
+    # (Ids the savepoint itself added stay listed too; their claim finds no row and does nothing.)
+    if not previous_transaction.nested:
+        session.info.pop(SESSION_KEY, None)
 
 
 def init_app(app: Flask, session_factory) -> None:
-    """Dispatch after every successful commit of the app's sessions."""
+    """Dispatch after every successful commit of the app's sessions, to the committing app.
 
-    @event.listens_for(session_factory, "after_commit")
-    def _after_commit(session: Session) -> None:
-        ids = session.info.pop(SESSION_KEY, None)
-        if ids:
-            dispatch(app, ids)
-
-    @event.listens_for(session_factory, "after_soft_rollback")
-    def _after_rollback(session: Session, previous_transaction) -> None:
-        session.info.pop(SESSION_KEY, None)
+    The session factory is shared by every app in the process (tests make many), so the
+    listeners are added once and look up the app when they run.
+    """
+    for name, listener in (
+        ("after_commit", _after_commit),
+        ("after_soft_rollback", _after_rollback),
+    ):
+        if not event.contains(session_factory, name, listener):
+            event.listen(session_factory, name, listener)

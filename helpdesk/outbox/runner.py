@@ -3,6 +3,12 @@
 Any number of processes may run this at once. A claim is an UPDATE that only one of them
 can win; a claim whose process died expires (`LEASE`) and the item becomes due again, so a
 crash after the commit delays a side effect but never loses it.
+
+Delivery is at least once, not exactly once. The outcome is recorded after the handler
+returns, so a process that dies (or loses its database) after the far end accepted the side
+effect -- the SMTP server answered 250 -- but before "done" is committed leaves the item
+running; when its lease expires it runs again and the customer gets the mail twice. That
+window is one commit long; a rare duplicate is the price of never losing a mail.
 """
 
 import json
@@ -96,6 +102,16 @@ def run_item(item_id: int) -> bool:
         if func is None:
             raise LookupError(f"no handler for outbox kind {kind!r}")
         result = func(payload)
+        # In the handler's transaction: its changes and "done" commit together, and a handler
+        # that broke the session counts as failed instead of raising out of the runner.
+        _finish(
+            item_id,
+            attempt,
+            status=OutboxStatus.DONE,
+            done_at=utcnow(),
+            locked_until=None,
+            result=(result or "")[:500] or None,
+        )
     except Exception as exc:  # recorded and retried: the outbox is the retry mechanism
         db.session.rollback()
         error = "".join(traceback.format_exception_only(exc)).strip()
@@ -112,15 +128,6 @@ def run_item(item_id: int) -> bool:
                 locked_until=None,
                 run_after=utcnow() + BACKOFF[attempt - 1],
             )
-        return True
-    _finish(
-        item_id,
-        attempt,
-        status=OutboxStatus.DONE,
-        done_at=utcnow(),
-        locked_until=None,
-        result=(result or "")[:500] or None,
-    )
     return True
 
 

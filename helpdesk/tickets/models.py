@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +40,15 @@ class Channel(enum.StrEnum):
     EMAIL = "email"
     AGENT = "agent"  # entered by an agent: a phone call, a walk-in
     API = "api"
+
+
+class Delivery(enum.StrEnum):
+    """Whether a public reply reached the customer by mail (see helpdesk.mail.delivery)."""
+
+    NONE = "none"  # not sent by mail (a customer's message, a note)
+    QUEUED = "queued"  # being sent, or waiting for a retry
+    SENT = "sent"  # the mail server accepted it
+    FAILED = "failed"  # every retry failed; an agent can resend it
 
 
 class MessageKind(enum.StrEnum):
@@ -72,6 +82,11 @@ class Counter(db.Model):
     value: Mapped[int] = mapped_column(Integer)
 
 
+# Written out, not bound: a query can use the partial index below only when it states
+# this very condition (tickets.queries.filter_clauses does).
+OPEN_STATUS_SQL = "status IN ('new', 'open', 'pending')"
+
+
 class Ticket(db.Model):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -80,6 +95,19 @@ class Ticket(db.Model):
         Index("ix_tickets_assignee_status_updated", "assignee_id", "status", "updated_at"),
         Index("ix_tickets_requester_updated", "requester_id", "updated_at"),
         Index("ix_tickets_organization_updated", "organization_id", "updated_at"),
+        # The console's queue: keyset pages walk these from the cursor on (see tickets.queries).
+        Index("ix_tickets_updated", "updated_at", "id"),
+        Index("ix_tickets_created", "created_at", "id"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
+        # Covers the built-in views' counts: no table lookups to check who sees a ticket.
+        Index("ix_tickets_status_team_assignee", "status", "team_id", "assignee_id"),
+        Index(
+            "ix_tickets_open_updated",
+            "updated_at",
+            "id",
+            sqlite_where=text(OPEN_STATUS_SQL),
+            postgresql_where=text(OPEN_STATUS_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,6 +130,8 @@ class Ticket(db.Model):
     first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Signed portal links carry this number; bumping it revokes every link to the ticket.
+    link_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Bumped on every change: stale concurrent updates fail instead of overwriting.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -167,6 +197,17 @@ class Message(db.Model):
     mail_references: Mapped[str | None] = mapped_column(Text)
     # sha256 of the raw mail in storage, when it came by mail.
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Outgoing mail of an agent's public reply: queued, sent or failed (and why).
+    delivery: Mapped[Delivery] = mapped_column(
+        _enum(Delivery), default=Delivery.NONE, server_default=Delivery.NONE.value
+    )
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Sent by a machine (out-of-office, read receipt, bounce): never reopens, never answered.
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Came by mail from someone who was not on the ticket yet (a forward answered by a
+    # colleague): shown to agents, who may want to check it belongs here.
+    from_new_participant: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     author_user = relationship("User")

@@ -61,7 +61,15 @@ class MailHeaders:
 
 
 def _reopen_days() -> int:
-    return current_app.config["HELPDESK_REOPEN_DAYS"]
+    from helpdesk.settings import get_setting
+
+    return int(get_setting("reopen_days"))
+
+
+def _customer_sets_priority() -> bool:
+    from helpdesk.settings import get_setting
+
+    return bool(get_setting("customer_priority"))
 
 
 def _max_attachment_bytes() -> int:
@@ -138,11 +146,13 @@ def _touch(ticket: Ticket) -> None:
 
 
 def _store_uploads(ticket: Ticket, message: Message, uploads: Sequence[Upload]) -> None:
+    if uploads and ticket.id is None:
+        db.session.flush()  # Attachment has only the column, not a relationship, to its ticket
     for upload in uploads:
         digest = storage.save_blob(upload.data)
         db.session.add(
             Attachment(
-                ticket=ticket,
+                ticket_id=ticket.id,
                 message=message,
                 sha256=digest,
                 filename=clean_filename(upload.filename),
@@ -218,9 +228,7 @@ def open_ticket(
     if not actor.is_staff and not actor.is_system:
         if actor.contact is None or actor.contact.id != requester.id:
             raise PermissionDenied("You can only open requests for yourself.")
-        if priority not in (None, Priority.NORMAL) and not current_app.config.get(
-            "HELPDESK_CUSTOMER_PRIORITY", False
-        ):
+        if priority not in (None, Priority.NORMAL) and not _customer_sets_priority():
             raise PermissionDenied("Only agents set the priority.")
     subject = clean_subject(subject)
     body = clean_body(body)
@@ -241,7 +249,8 @@ def open_ticket(
         updated_at=now,
     )
     db.session.add(ticket)
-    author = actor if not actor.is_staff else Actor.for_contact(requester)
+    # The first message is the requester's words, whoever types them in (agent, mail, system).
+    author = Actor.for_contact(requester)
     message = _new_message(ticket, author, MessageKind.REPLY, body, html, channel, mail)
     _store_uploads(ticket, message, uploads)
     for contact in cc:
@@ -435,10 +444,9 @@ def tag(ticket: Ticket, actor: Actor, *, add: Sequence[str] = (), remove: Sequen
     _require_work(actor, ticket)
     to_add = clean_tags(list(add))
     to_remove = set(clean_tags(list(remove)))
-    current = [t.name for t in ticket.tags]
-    wanted = [n for n in current if n not in to_remove] + [
-        n for n in to_add if n not in current and n not in to_remove
-    ]
+    # Sorted, so the audit trail reads the same whether or not the session was reloaded.
+    current = sorted(t.name for t in ticket.tags)
+    wanted = sorted((set(current) | set(to_add)) - to_remove)
     clean_tags(wanted)  # the per-ticket limit
     if wanted == current:
         return
@@ -511,6 +519,16 @@ def reassign_requester(old: Contact, new: Contact) -> None:
     for ticket in db.session.execute(select(Ticket).where(Ticket.requester_id == old.id)).scalars():
         ticket.requester = new
         ticket.organization_id = ticket.organization_id or new.organization_id
+    db.session.flush()
+    # Where `old` was copied in, `new` follows instead (the row would go with `old`).
+    copied = select(Participant).where(Participant.contact_id == old.id)
+    for entry in db.session.execute(copied).scalars().all():
+        ticket = entry.ticket
+        ticket.participants.remove(entry)
+        if new.id != ticket.requester_id and all(
+            p.contact_id != new.id for p in ticket.participants
+        ):
+            ticket.participants.append(Participant(contact_id=new.id))
     db.session.execute(
         update(Message).where(Message.author_contact_id == old.id).values(author_contact_id=new.id)
     )
@@ -519,3 +537,193 @@ def reassign_requester(old: Contact, new: Contact) -> None:
     db.session.flush()
     db.session.delete(old)
     db.session.flush()
+
+
+# --- console verbs: participants, split, spam, delete ----------------------------------------
+
+
+def add_participant(ticket: Ticket, actor: Actor, *, email: str, name: str | None = None):
+    """Copy someone in (Cc) on the ticket, by address; returns their contact."""
+    from helpdesk.contacts.services import find_or_create_contact
+
+    _require_work(actor, ticket)
+    contact = find_or_create_contact(email, name)
+    if contact.id == ticket.requester_id:
+        raise ValidationError(
+            f"{contact.primary_email} is the requester already.", {"email": "The requester."}
+        )
+    if any(p.contact_id == contact.id for p in ticket.participants):
+        return contact
+    ticket.participants.append(Participant(contact=contact))
+    _audit(ticket, actor, "participant_added", None, contact.primary_email)
+    _touch(ticket)
+    events.publish(events.TICKET_UPDATED, ticket_id=ticket.id, field="participants")
+    db.session.flush()
+    return contact
+
+
+def remove_participant(ticket: Ticket, actor: Actor, *, contact_id: int) -> None:
+    """Stop copying someone in; they no longer see the ticket unless they asked it."""
+    _require_work(actor, ticket)
+    entry = next((p for p in ticket.participants if p.contact_id == contact_id), None)
+    if entry is None:
+        raise NotFound("That person is not copied in on this ticket.")
+    ticket.participants.remove(entry)
+    _audit(ticket, actor, "participant_removed", entry.contact.primary_email, None)
+    _touch(ticket)
+    events.publish(events.TICKET_UPDATED, ticket_id=ticket.id, field="participants")
+    db.session.flush()
+
+
+def split_message(message: Message, actor: Actor, *, subject: str | None = None) -> Ticket:
+    """Move one message (and its files) out into a new ticket of its own, for its author."""
+    source = message.ticket
+    _require_work(actor, source)
+    if message.kind == MessageKind.EVENT:
+        raise ValidationError("History lines cannot be split off.", {"message": "An event."})
+    others = [m for m in source.messages if m.id != message.id and m.kind != MessageKind.EVENT]
+    if not others:
+        raise ValidationError(
+            "This is the ticket's only message; there is nothing to split it from.",
+            {"message": "The only one."},
+        )
+    requester = message.author_contact or source.requester
+    now = utcnow()
+    ticket = Ticket(
+        number=next_ticket_number(),
+        subject=clean_subject(subject or source.subject),
+        status=Status.NEW,
+        priority=source.priority,
+        channel=message.channel,
+        requester=requester,
+        organization_id=requester.organization_id,
+        team=source.team,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    message.ticket = ticket
+    db.session.execute(
+        update(Attachment).where(Attachment.message_id == message.id).values(ticket_id=ticket.id)
+    )
+    _event_line(source, actor, f"A message was split off into #{ticket.number}.")
+    _event_line(ticket, actor, f"Split off from #{source.number}.")
+    _audit(source, actor, "split_to", None, f"#{ticket.number}")
+    _audit(ticket, actor, "created", None, f"#{ticket.number} (split from #{source.number})")
+    _touch(source)
+    db.session.flush()
+    events.publish(events.TICKET_CREATED, ticket_id=ticket.id, message_id=message.id)
+    return ticket
+
+
+def mark_spam(ticket: Ticket, actor: Actor, *, block: str = "address") -> str | None:
+    """Close the ticket as spam (tagged "spam") and block its sender: "address", "domain"
+    or "none". Returns the blocked pattern, if any."""
+    from helpdesk.tickets import blocklist
+
+    _require_work(actor, ticket)
+    if block not in ("address", "domain", "none"):
+        raise ValidationError("Block the address, the domain, or nothing.", {"block": "Unknown."})
+    tag(ticket, actor, add=["spam"])
+    if ticket.status != Status.CLOSED:
+        _set_status(ticket, actor, check_transition(ticket.status, Status.CLOSED, actor.mover))
+    pattern = None
+    address = ticket.requester.primary_email
+    if block != "none" and address:
+        pattern = blocklist.pattern_for(address, whole_domain=block == "domain")
+        blocklist.block(
+            pattern,
+            reason=f"spam: #{ticket.number}",
+            by_user_id=actor.user.id if actor.user else None,
+        )
+    _audit(ticket, actor, "spam", None, pattern or "not blocked")
+    db.session.flush()
+    return pattern
+
+
+def delete_ticket(ticket: Ticket, actor: Actor) -> None:
+    """Delete the ticket and its whole history (admins). The audit trail keeps a line."""
+    if not permissions.can_view_ticket(actor, ticket):
+        raise NotFound(f"There is no ticket #{ticket.number}.")
+    if not permissions.can_delete_ticket(actor):
+        raise PermissionDenied("Only administrators delete tickets.")
+    for column in (Ticket.merged_into_id, Ticket.follow_up_of_id):
+        db.session.execute(
+            update(Ticket)
+            .where(column == ticket.id)
+            .values({column.key: None, "version": Ticket.version + 1})
+            .execution_options(synchronize_session="fetch")
+        )
+    _audit(None, actor, "ticket_deleted", f"#{ticket.number} {ticket.subject}", None)
+    db.session.delete(ticket)
+    db.session.flush()
+
+
+# --- inbound mail: automatic messages, participants who join by mail, a mail's files ---------
+
+
+def add_automatic_message(
+    ticket: Ticket,
+    *,
+    author: Contact | None,
+    body: str,
+    internal: bool = False,
+    mail: MailHeaders | None = None,
+) -> Message:
+    """Attach automatic mail (an out-of-office, a read receipt, a bounce) to the ticket.
+
+    Flagged automatic; it never reopens the ticket or changes its status, and nobody is
+    told (an answer to a machine is how mail loops start). `internal` makes it agent-only.
+    """
+    ticket = follow_merges(ticket)
+    actor = Actor.for_contact(author) if author is not None else Actor.system()
+    kind = MessageKind.NOTE if internal else MessageKind.REPLY
+    body = clean_body(body, required=False) or "(no text)"
+    message = _new_message(ticket, actor, kind, body, None, Channel.EMAIL, mail)
+    message.automatic = True
+    db.session.flush()
+    events.publish(events.MESSAGE_ADDED, ticket_id=ticket.id, message_id=message.id, automatic=True)
+    return message
+
+
+def add_mail_participant(ticket: Ticket, contact: Contact) -> bool:
+    """Put someone who wrote to the ticket by mail on it; False if they were already."""
+    if contact.id == ticket.requester_id or any(
+        p.contact_id == contact.id for p in ticket.participants
+    ):
+        return False
+    ticket.participants.append(Participant(contact=contact))
+    _audit(ticket, Actor.for_contact(contact), "participant_added", None, contact.primary_email)
+    db.session.flush()
+    return True
+
+
+def add_mail_attachments(message: Message, uploads: Sequence[Upload]) -> None:
+    """Keep every file a mail carried, as it came: the upload limits are for people
+    choosing files, and the mail was accepted whole (its size limit applies before)."""
+    _store_uploads(message.ticket, message, list(uploads))
+    db.session.flush()
+
+
+# --- outbound mail ---------------------------------------------------------------------------
+
+
+def resend_message(message: Message, actor: Actor) -> int:
+    """Send an agent's reply that was not delivered once more (now, then with the usual
+    retries); returns how many mails were queued. Raises ValidationError if it was delivered."""
+    from helpdesk.mail import delivery
+    from helpdesk.tickets.models import Delivery
+
+    ticket = message.ticket
+    _require_work(actor, ticket)
+    failed = [r for r in delivery.mails_of(message) if r.status == delivery.MailStatus.FAILED]
+    if message.kind != MessageKind.REPLY or message.delivery != Delivery.FAILED or not failed:
+        raise ValidationError(
+            "Only a reply that was not delivered can be sent again.", {"message": "Not failed."}
+        )
+    for row in failed:
+        delivery.requeue(row)
+    _audit(ticket, actor, "mail_resent", None, ", ".join(r.to_address for r in failed))
+    db.session.flush()
+    return len(failed)

@@ -1,0 +1,260 @@
+"""Mail from a real IMAP server to committed tickets: how fast, and how much memory.
+
+    .venv/bin/python bench/mail_ingest_bench.py                # 1,000 mails and a 20 MB one
+    .venv/bin/python bench/mail_ingest_bench.py --mails 300 --big-mb 0
+    .venv/bin/python bench/mail_ingest_bench.py --profile      # where the poller's time goes
+    .venv/bin/python bench/mail_ingest_bench.py --dir /dev/shm # without disk syncs (fsync)
+
+What it does, on a private Dovecot and a fresh SQLite database (tests/servers.py):
+  1. `--mails` realistic support mails (bench/mail_parse_bench.realistic_mail: plain and
+     Outlook-style HTML, quoted history, signatures, PDF attachments, a few auto-replies and
+     bounces), about a third rewritten as replies to earlier ones (In-Reply-To/References),
+     are APPENDed to the account's INBOX.
+  2. `flask db upgrade heads`, `flask mailbox add`, then `flask mail poll --once` runs as a
+     subprocess: mails/s by the wall clock, with and without the process start-up (measured
+     by the same command on an empty mailbox).
+  3. The parser alone (parse_message + classify, as ingest does) on the same mails, here.
+  4. Peak memory: `flask mail poll --once` on a mailbox holding one `--big-mb` MB message,
+     beside the same command on an empty mailbox (peak RSS by getrusage, see measured()).
+Targets (issue #5): >= 250 mails/s end to end on SQLite, within 3x of parsing alone; peak
+RSS under 250 MB with a 20 MB message.
+"""
+
+import argparse
+import base64
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from cryptography.fernet import Fernet  # noqa: E402
+from imapclient import IMAPClient  # noqa: E402
+from mail_parse_bench import realistic_mail  # noqa: E402
+
+from helpdesk.mail.autodetect import classify  # noqa: E402
+from helpdesk.mail.parse import parse_message  # noqa: E402
+from tests import servers  # noqa: E402
+
+PASSWORD = "bench-secret"  # noqa: S105 (a throwaway test account)
+_IN_REPLY_TO = re.compile(rb"^In-Reply-To: [^\n]*\n", re.MULTILINE)
+_MESSAGE_ID = re.compile(rb"^Message-ID: ([^\n]*)\n", re.MULTILINE)
+_REPORT_PEAK = (  # run argv; then print its peak RSS in kB as the last line on stderr
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def bench_mails(count: int, seed: int = 5) -> list[bytes]:
+    """Realistic mails; about one in three answers an earlier one of the set."""
+    rng = random.Random(seed)
+    mails, ids = [], []
+    for index in range(count):
+        raw = _IN_REPLY_TO.sub(b"", realistic_mail(rng, index), count=1)
+        ids.append(_MESSAGE_ID.search(raw).group(1).strip())
+        if index >= 10 and rng.random() < 0.33:
+            parent = ids[rng.randrange(index)]
+            raw = raw.replace(
+                b"MIME-Version:",
+                b"In-Reply-To: " + parent + b"\nReferences: " + parent + b"\nMIME-Version:",
+                1,
+            )
+        mails.append(raw)
+    return mails
+
+
+def big_mail(megabytes: float) -> bytes:
+    """One mail of about `megabytes` MB: a short text and a large base64 attachment."""
+    data = os.urandom(int(megabytes * 1024 * 1024 * 3 / 4))
+    encoded = base64.encodebytes(data)
+    return (
+        b"From: Big Sender <big@example.org>\nTo: support@example.com\n"
+        b"Subject: Scans of every page\nMessage-ID: <big.1@example.org>\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\n'
+        b"Content-Type: text/plain; charset=utf-8\n\nThe scans you asked for.\n--b1\n"
+        b'Content-Type: application/pdf; name="scans.pdf"\nContent-Transfer-Encoding: base64\n'
+        b'Content-Disposition: attachment; filename="scans.pdf"\n\n' + encoded + b"--b1--\n"
+    )
+
+
+def append(imap, user: str, mails: list[bytes]) -> float:
+    started = time.perf_counter()
+    with IMAPClient(imap.host, port=imap.port, ssl=False, timeout=120) as client:
+        client.login(user, PASSWORD)
+        for raw in mails:
+            client.append("INBOX", raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    return time.perf_counter() - started
+
+
+class Helpdesk:
+    """`flask …` commands against a fresh SQLite database in a temporary folder."""
+
+    def __init__(self, folder: str):
+        os.makedirs(folder, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
+            "HELPDESK_STORAGE": f"{folder}/storage",
+            "SECRET_KEY": "bench-secret-key",
+            "HELPDESK_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "HELPDESK_SUPPORT_ADDRESS": "support@example.com",
+            "LOG_LEVEL": "WARNING",
+        }
+        for name in ("REDIS_URL", "MAIL_SERVER"):
+            self.env.pop(name, None)
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(  # noqa: S603 (our own flask command)
+            self.argv(*args), cwd=ROOT, env=self.env, input=stdin, text=True,
+            capture_output=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+    def measured(self, *args: str) -> tuple[float, int, str]:
+        """(wall seconds, peak RSS in MB, output) of one command.
+
+        It runs under a small Python process that reports its child's peak RSS: a child
+        started straight from this process would count this process's memory as its own
+        (ru_maxrss includes what the parent had resident when it forked)."""
+        started = time.perf_counter()
+        done = subprocess.run(  # noqa: S603 (our own flask command)
+            [sys.executable, "-c", _REPORT_PEAK, *self.argv(*args)], cwd=ROOT, env=self.env,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        wall = time.perf_counter() - started
+        *errors, peak_kb = done.stderr.strip().splitlines() or ["0"]
+        if done.returncode != 0:
+            raise SystemExit(f"flask {' '.join(args)} failed:\n{done.stdout}{chr(10).join(errors)}")
+        return wall, int(peak_kb) // 1024, done.stdout.strip()
+
+    def add_mailbox(self, name: str, user: str, port: int) -> None:
+        url = f"imap://{user.replace('@', '%40')}@127.0.0.1:{port}/INBOX"
+        self.run(
+            "mailbox", "add", "--name", name, "--imap-url", url, "--address",
+            "support@example.com", "--password-stdin", stdin=PASSWORD + "\n",
+        )  # fmt: skip
+
+
+def parse_alone(mails: list[bytes]) -> float:
+    for raw in mails[:50]:  # warm-up
+        classify(parse_message(raw))
+    started = time.perf_counter()
+    for raw in mails:
+        classify(parse_message(raw))
+    return time.perf_counter() - started
+
+
+def profile_poll(helpdesk: Helpdesk, name: str) -> None:
+    """Run the poll in this process under cProfile and print where the time goes."""
+    import cProfile
+    import pstats
+
+    os.environ.update(helpdesk.env)
+    from helpdesk import create_app
+    from helpdesk.mail.mailboxes import find_mailbox
+    from helpdesk.mail.poller import MailboxPoller
+
+    app = create_app()
+    with app.app_context():
+        poller = MailboxPoller(app, find_mailbox(name), threading.Event(), once=True)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    poller.run()  # in this thread: cProfile sees only the thread that enabled it
+    profiler.disable()
+    print(f"{sum(poller.counts.values())} mails in {time.perf_counter() - started:.1f} s")
+    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    stats.print_stats(45)
+    stats.sort_stats("tottime").print_stats(25)
+
+
+def measure_big_mail(imap, megabytes: float, folder: str) -> None:
+    """Peak RSS of `flask mail poll --once` on one large message, in a database of its own
+    (the first database has hundreds of acknowledgements queued, which any app process
+    that starts may pick up and send)."""
+    helpdesk = Helpdesk(f"{folder}/big")
+    helpdesk.run("db", "upgrade", "heads")
+    for name in ("big", "empty"):
+        helpdesk.add_mailbox(name, f"{name}@example.com", imap.port)
+    _wall, empty_rss, _output = helpdesk.measured("mail", "poll", "--once", "--mailbox", "empty")
+    raw = big_mail(megabytes)
+    append(imap, "big@example.com", [raw])
+    wall, rss, output = helpdesk.measured("mail", "poll", "--once", "--mailbox", "big")
+    print(
+        f"one {len(raw) / 1e6:.1f} MB message: peak RSS {rss} MB (the same command on an "
+        f"empty mailbox: {empty_rss} MB), {wall:.1f} s; output: {output}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mails", type=int, default=1000)
+    parser.add_argument("--big-mb", type=float, default=20.0, help="0 skips the memory test")
+    parser.add_argument("--profile", action="store_true", help="profile the poll in-process")
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="where the database and stored mail go (default: a new folder under the system's "
+        "temporary folder); /dev/shm shows the figures without the cost of disk syncs",
+    )
+    args = parser.parse_args()
+
+    folder = tempfile.mkdtemp(prefix="helpdesk-bench-", dir=args.dir)
+    users = {"bench@example.com": PASSWORD, "empty@example.com": PASSWORD}
+    users["big@example.com"] = PASSWORD
+    try:
+        with servers.dovecot_server(users) as imap:
+            helpdesk = Helpdesk(folder)
+            mails = bench_mails(args.mails)
+            size = sum(map(len, mails)) / 1e6
+            replies = sum(b"\nReferences: " in raw for raw in mails)
+            with_files = sum(b"Content-Disposition: attachment" in raw for raw in mails)
+            print(
+                f"data: {len(mails)} mails, {size:.1f} MB ({replies} replies to earlier mails, "
+                f"{with_files} with a PDF attachment, auto-replies and bounces among them)"
+            )
+            print(f"APPEND to Dovecot: {append(imap, 'bench@example.com', mails):.1f} s")
+            helpdesk.run("db", "upgrade", "heads")
+            for name in ("bench", "empty"):
+                helpdesk.add_mailbox(name, f"{name}@example.com", imap.port)
+
+            if args.profile:
+                profile_poll(helpdesk, "bench")
+                return
+            empty_wall, _rss, _ = helpdesk.measured("mail", "poll", "--once", "--mailbox", "empty")
+            wall, rss, output = helpdesk.measured("mail", "poll", "--once", "--mailbox", "bench")
+            parse = parse_alone(mails)
+            print(f"poll output: {output}")
+            print(
+                f"end to end (`flask mail poll --once`): {wall:.2f} s, "
+                f"{len(mails) / wall:.0f} mails/s; without the {empty_wall:.2f} s start-up: "
+                f"{len(mails) / (wall - empty_wall):.0f} mails/s (peak RSS {rss} MB)"
+            )
+            print(
+                f"parser alone (parse_message + classify): {parse:.2f} s, "
+                f"{len(mails) / parse:.0f} mails/s; end to end takes "
+                f"{(wall - empty_wall) / parse:.1f}x as long"
+            )
+            if args.big_mb:
+                measure_big_mail(imap, args.big_mb, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

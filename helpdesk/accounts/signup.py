@@ -1,0 +1,245 @@
+"""Customer accounts: sign-up with e-mail confirmation, invitations, password reset, profile.
+
+Every token is stateless (itsdangerous, a salt and a lifetime per purpose). Sign-up stores
+nothing until the customer comes back through the link in their mail and chooses a password,
+so an unconfirmed sign-up leaves no account behind and nobody can reserve someone else's
+address. A reset token carries a fingerprint of the current password hash: once the password
+changes, every earlier reset link stops working.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from helpdesk import outbox
+from helpdesk.accounts.actor import Actor
+from helpdesk.accounts.models import Role, User
+from helpdesk.accounts.services import claim_address, create_user, find_user_by_email, set_password
+from helpdesk.contacts.models import Organization
+from helpdesk.contacts.services import organization_for_domain
+from helpdesk.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from helpdesk.extensions import db
+from helpdesk.i18n import supported_locale, supported_timezone
+from helpdesk.settings import get_setting
+from helpdesk.validation import clean_email, clean_name
+
+SIGNUP_MAX_AGE = timedelta(days=2)
+INVITE_MAX_AGE = timedelta(days=14)
+RESET_MAX_AGE = timedelta(hours=2)
+
+MAIL_SIGNUP = "mail.signup_confirm"
+MAIL_ACCOUNT_EXISTS = "mail.account_exists"
+MAIL_INVITATION = "mail.invitation"
+MAIL_RESET = "mail.password_reset"
+
+INVALID_LINK = "This link is invalid or has expired."
+
+
+def lifetimes() -> dict[str, int]:
+    """How long each kind of link works, for the texts that tell the customer."""
+    return {
+        "signup_days": SIGNUP_MAX_AGE.days,
+        "invite_days": INVITE_MAX_AGE.days,
+        "reset_hours": int(RESET_MAX_AGE.total_seconds() // 3600),
+    }
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a confirmation or invitation link allows: creating an account for this address."""
+
+    email: str
+    name: str
+    organization_id: int | None = None
+    invited: bool = False
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"helpdesk.{purpose}")
+
+
+def _load(purpose: str, token: str, max_age: timedelta) -> dict:
+    try:
+        data = _serializer(purpose).loads(token, max_age=int(max_age.total_seconds()))
+    except BadSignature:
+        raise NotFound(INVALID_LINK) from None
+    if not isinstance(data, dict):
+        raise NotFound(INVALID_LINK)
+    return data
+
+
+def _display_name(address: str, name: str | None) -> str:
+    return clean_name(name) if name and name.strip() else address.partition("@")[0]
+
+
+def check_signup_policy(address: str) -> None:
+    """Raise unless the business's sign-up policy lets this address sign up by itself."""
+    policy = get_setting("signup_policy")
+    if policy == "invite":
+        raise PermissionDenied("Accounts are created by invitation only.")
+    if policy == "domains" and organization_for_domain(address) is None:
+        raise ValidationError(
+            "Sign-up is open to the addresses of our clients' organizations only.",
+            {"email": "Not an address of a client organization."},
+        )
+
+
+# --- sign-up --------------------------------------------------------------------------------
+
+
+def request_signup(email: str, name: str | None, locale: str | None = None) -> str:
+    """Mail a confirmation link to the address (or, when it has an account already, a note
+    saying so: the answer on screen is the same, so it reveals nothing). Returns the address."""
+    address = clean_email(email)
+    display = _display_name(address, name)
+    check_signup_policy(address)
+    if find_user_by_email(address) is not None:
+        outbox.enqueue(MAIL_ACCOUNT_EXISTS, {"email": address, "locale": locale})
+    else:
+        outbox.enqueue(MAIL_SIGNUP, {"email": address, "name": display, "locale": locale})
+    return address
+
+
+def make_signup_token(email: str, name: str) -> str:
+    return _serializer("signup").dumps({"email": email, "name": name})
+
+
+def read_signup_token(token: str) -> Grant:
+    data = _load("signup", token, SIGNUP_MAX_AGE)
+    if not isinstance(data.get("email"), str) or not isinstance(data.get("name"), str):
+        raise NotFound(INVALID_LINK)
+    return Grant(email=data["email"], name=data["name"])
+
+
+def complete_signup(
+    grant: Grant, password: str, name: str | None = None, locale: str | None = None
+) -> User:
+    """Create the confirmed account; the address's earlier tickets become the account's."""
+    if not grant.invited:
+        check_signup_policy(grant.email)  # the policy may have tightened since the mail left
+    if find_user_by_email(grant.email) is not None:
+        raise Conflict(
+            f"There is already an account for {grant.email}. Sign in or reset the password.",
+            {"email": "Has an account."},
+        )
+    organization = (
+        db.session.get(Organization, grant.organization_id) if grant.organization_id else None
+    )
+    user = create_user(
+        grant.email,
+        password,
+        Role.CUSTOMER,
+        name=_display_name(grant.email, name or grant.name),
+        organization=organization,
+        verified=True,
+    )
+    user.locale = supported_locale(locale)
+    claim_address(user, grant.email)
+    return user
+
+
+# --- invitations ----------------------------------------------------------------------------
+
+
+def invite_customer(
+    actor: Actor,
+    email: str,
+    name: str | None = None,
+    organization: Organization | None = None,
+    locale: str | None = None,
+) -> str:
+    """Mail an invitation to create an account (agents only; works under every policy)."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only agents can invite customers.")
+    address = clean_email(email)
+    if find_user_by_email(address) is not None:
+        raise Conflict(f"{address} has an account already.", {"email": "Has an account."})
+    outbox.enqueue(
+        MAIL_INVITATION,
+        {
+            "email": address,
+            "name": _display_name(address, name),
+            "organization_id": organization.id if organization else None,
+            "inviter": actor.user.name,
+            "locale": supported_locale(locale),
+        },
+    )
+    return address
+
+
+def make_invite_token(email: str, name: str, organization_id: int | None) -> str:
+    return _serializer("invite").dumps({"email": email, "name": name, "org": organization_id})
+
+
+def read_invite_token(token: str) -> Grant:
+    data = _load("invite", token, INVITE_MAX_AGE)
+    if not isinstance(data.get("email"), str) or not isinstance(data.get("name"), str):
+        raise NotFound(INVALID_LINK)
+    org = data.get("org")
+    return Grant(
+        email=data["email"],
+        name=data["name"],
+        organization_id=org if isinstance(org, int) else None,
+        invited=True,
+    )
+
+
+# --- password reset -------------------------------------------------------------------------
+
+
+def _hash_fingerprint(user: User) -> str:
+    # A digest, not a slice of the hash itself: the link leaks nothing about the password.
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def request_password_reset(email: str, locale: str | None = None) -> str:
+    """Mail a reset link if an active account has this address; the same answer either way."""
+    address = clean_email(email)
+    user = find_user_by_email(address)
+    if user is not None and user.active:
+        outbox.enqueue(MAIL_RESET, {"user_id": user.id, "locale": locale or user.locale})
+    return address
+
+
+def make_reset_token(user: User) -> str:
+    return _serializer("reset").dumps({"user": user.id, "hash": _hash_fingerprint(user)})
+
+
+def read_reset_token(token: str) -> User:
+    """The user a reset link is for; NotFound once the password changed or the link aged."""
+    data = _load("reset", token, RESET_MAX_AGE)
+    user_id = data.get("user")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active or data.get("hash") != _hash_fingerprint(user):
+        raise NotFound(INVALID_LINK)
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password through a reset link; the link is spent afterwards."""
+    user = read_reset_token(token)
+    set_password(user, password)
+    db.session.flush()
+    return user
+
+
+# --- profile --------------------------------------------------------------------------------
+
+
+def update_profile(user: User, *, name: str, locale: str | None, timezone: str | None) -> None:
+    """Change the customer's display name, language and time zone (empty: the defaults)."""
+    chosen_locale = supported_locale(locale) if locale else None
+    if locale and chosen_locale is None:
+        raise ValidationError("Please choose a language from the list.", {"locale": "Unknown."})
+    chosen_zone = supported_timezone(timezone) if timezone else None
+    if timezone and chosen_zone is None:
+        raise ValidationError("Please choose a time zone from the list.", {"timezone": "Unknown."})
+    user.name = clean_name(name)
+    if user.contact is not None:
+        user.contact.name = user.name  # what agents see beside the customer's requests
+    user.locale = chosen_locale
+    user.timezone = chosen_zone
+    db.session.flush()

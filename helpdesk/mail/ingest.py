@@ -1,0 +1,299 @@
+"""One raw mail in, the right ticket (or the right record) out, exactly once.
+
+The raw bytes go to storage first; then parse, classify, thread and apply, recorded as an
+InboundMail row and committed in one transaction. A mail that fails goes to quarantine with
+its error (the raw stays stored) and can be retried; the mailbox keeps flowing.
+"""
+
+import hashlib
+import logging
+import re
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from helpdesk import storage
+from helpdesk.errors import NotFound
+from helpdesk.extensions import db
+from helpdesk.mail.autodetect import classify
+from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, InboundMail, Outcome
+from helpdesk.mail.parse import ParsedMail, parse_message
+from helpdesk.mail.routing import apply_mail, our_addresses
+from helpdesk.outbox import enqueue
+from helpdesk.outbox.runner import HANDLERS, handler
+from helpdesk.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+TOO_LARGE_NOTICE = "mail.too_large_notice"
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+@dataclass
+class IngestResult:
+    outcome: str  # an Outcome value
+    ticket_number: int | None
+    inbound_id: int
+    detail: str  # one human line
+
+
+def ingest_raw(
+    raw: bytes,
+    *,
+    mailbox_id: int | None = None,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+    support_addresses: Sequence[str] = (),
+) -> IngestResult:
+    """Store, parse, classify, thread and apply one mail, and COMMIT. Idempotent: the same
+    Message-ID (or raw hash when none) or the same (mailbox_id, uidvalidity, uid) returns the
+    earlier result with outcome "duplicate" and changes nothing. Never raises for a bad mail:
+    a failure rolls back, records the mail as quarantined with the error (raw kept), commits
+    that, and returns outcome "quarantined". Raises only when the database itself is unusable
+    (or the raw mail cannot be stored: then nothing was recorded, and the mail must stay)."""
+    digest = storage.save_blob(raw)  # before anything else: whatever happens next, it is kept
+    place = {"mailbox_id": mailbox_id, "uidvalidity": uidvalidity, "uid": uid}
+    identity = None
+    for attempt in (1, 2):
+        try:
+            earlier = _earlier_by_place(place)
+            if earlier is not None:
+                return _duplicate(earlier)
+            identity, headers, mail = _identify(raw, digest)
+            earlier = _earlier_by_identity(*identity)
+            if earlier is not None:
+                return _duplicate(earlier)
+            row = InboundMail(
+                raw_sha256=digest,
+                raw_size=len(raw),
+                mail_message_id=identity[0],
+                content_sha256=identity[1],
+                outcome=Outcome.QUARANTINED,  # until decided; all of it commits at once
+                sender=(headers.from_address or "")[:254] or None,
+                subject=headers.subject[:250] or None,
+                attempts=1,
+                **place,
+            )
+            db.session.add(row)
+            db.session.flush()  # claims the identity: a concurrent twin waits here, then fails
+            if mail is None:
+                _record_too_large(row, raw, headers, support_addresses)
+            else:
+                apply_mail(row, mail, support_addresses)
+            result = _result(row)
+            db.session.commit()
+            return result
+        except IntegrityError as exc:
+            # A twin committed first (then we are a duplicate), or someone created the same
+            # contact at the same moment (then a second attempt finds it).
+            db.session.rollback()
+            if attempt == 2:
+                return _quarantine(raw, digest, identity, place, _failure(exc))
+        except Exception as exc:
+            db.session.rollback()
+            return _quarantine(raw, digest, identity, place, _failure(exc))
+    raise AssertionError("unreachable")
+
+
+def retry(inbound_id: int, support_addresses: Sequence[str] = ()) -> IngestResult:
+    """Process a quarantined mail again from its stored raw bytes. Raises NotFound."""
+    row = db.session.get(InboundMail, inbound_id)
+    if row is None or row.outcome not in QUARANTINE_OUTCOMES:
+        raise NotFound(f"There is no quarantined mail {inbound_id}.")
+    return _reprocess(row, support_addresses, release=False)
+
+
+def release(inbound_id: int, support_addresses: Sequence[str] = ()) -> IngestResult:
+    """Take a mail off the spam list and process it as a normal mail. Raises NotFound."""
+    row = db.session.get(InboundMail, inbound_id)
+    if row is None or row.outcome not in HELD_OUTCOMES:
+        raise NotFound(f"There is no held (spam or blocked) mail {inbound_id}.")
+    return _reprocess(row, support_addresses, release=True)
+
+
+def _reprocess(row: InboundMail, support_addresses: Sequence[str], release: bool):
+    row_id = row.id
+    try:
+        raw = storage.read_blob(row.raw_sha256)
+        row.attempts += 1
+        row.error = row.ticket = row.message = row.rule = row.explanation = None
+        row.updated_at = utcnow()
+        limit = _max_size()
+        if len(raw) > limit:
+            row.outcome = Outcome.TOO_LARGE
+            row.error = f"message is {len(raw)} bytes, over the limit of {limit} bytes"
+        else:
+            apply_mail(row, parse_message(raw, limit), support_addresses, release=release)
+        result = _result(row)
+        db.session.commit()
+        return result
+    except Exception as exc:
+        db.session.rollback()
+        row = db.session.get(InboundMail, row_id)
+        row.attempts += 1
+        row.outcome = Outcome.QUARANTINED
+        row.error = _failure(exc)
+        row.detail = _error_line(row.error)
+        row.updated_at = utcnow()
+        db.session.commit()
+    return _result(row)
+
+
+# ---- identity and records -----------------------------------------------------------------
+
+
+def _identify(raw: bytes, digest: str):
+    """(Message-ID or "sha256:<raw hash>", body hash), the headers, and the parsed mail
+    (None when it is too large: then only its headers are read)."""
+    limit = _max_size()
+    mail = parse_message(raw, limit) if len(raw) <= limit else None
+    headers = mail or parse_message(header_block(raw) + b"\n\n")
+    return (_message_key(headers.message_id, digest), _body_sha256(raw)), headers, mail
+
+
+def _message_key(message_id: str | None, digest: str) -> str:
+    if not message_id:
+        return f"sha256:{digest}"
+    if len(message_id) > 998:
+        return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+    return message_id
+
+
+def header_block(raw: bytes) -> bytes:
+    found = _HEADER_END.search(raw, 0, 1024 * 1024)
+    return raw[: found.start()] if found else raw[: 64 * 1024]
+
+
+def _body_sha256(raw: bytes) -> str:
+    """The body as sent; the same mail delivered to two mailboxes differs only in headers.
+    (Hashed in place: a large mail is not copied.)"""
+    found = _HEADER_END.search(raw)
+    start = found.end() if found else len(raw)
+    end = len(raw)
+    while end > start and raw[end - 1 : end].isspace():
+        end -= 1
+    return hashlib.sha256(memoryview(raw)[start:end]).hexdigest()
+
+
+def _earlier_by_place(place: dict) -> InboundMail | None:
+    if place["mailbox_id"] is None or place["uid"] is None:
+        return None
+    return db.session.execute(
+        select(InboundMail).where(
+            InboundMail.mailbox_id == place["mailbox_id"],
+            InboundMail.uidvalidity == place["uidvalidity"],
+            InboundMail.uid == place["uid"],
+        )
+    ).scalar_one_or_none()
+
+
+def _earlier_by_identity(message_key: str, content_sha256: str) -> InboundMail | None:
+    return db.session.execute(
+        select(InboundMail).where(
+            InboundMail.mail_message_id == message_key,
+            InboundMail.content_sha256 == content_sha256,
+        )
+    ).scalar_one_or_none()
+
+
+def _duplicate(earlier: InboundMail) -> IngestResult:
+    number = earlier.ticket.number if earlier.ticket is not None else None
+    detail = f"already received as inbound mail {earlier.id} ({earlier.outcome})"
+    return IngestResult(Outcome.DUPLICATE, number, earlier.id, detail)
+
+
+def _result(row: InboundMail) -> IngestResult:
+    number = row.ticket.number if row.ticket is not None else None
+    return IngestResult(row.outcome, number, row.id, row.detail or "")
+
+
+def _quarantine(raw, digest, identity, place, error: str) -> IngestResult:
+    """Record the failed mail (a new transaction); a duplicate if a twin got in first."""
+    message_key, content = identity or (f"sha256:{digest}", _body_sha256(raw))
+    earlier = _earlier_by_place(place) or _earlier_by_identity(message_key, content)
+    if earlier is not None:
+        return _duplicate(earlier)
+    log.warning("inbound mail %s quarantined: %s", digest[:12], _error_line(error))
+    row = InboundMail(
+        raw_sha256=digest,
+        raw_size=len(raw),
+        mail_message_id=message_key,
+        content_sha256=content,
+        outcome=Outcome.QUARANTINED,
+        error=error,
+        detail=_error_line(error),
+        attempts=1,
+        **place,
+    )
+    _summarize_headers(row, raw)
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:  # a twin was recorded in the meantime
+        db.session.rollback()
+        earlier = _earlier_by_place(place) or _earlier_by_identity(message_key, content)
+        if earlier is None:
+            raise
+        return _duplicate(earlier)
+    return _result(row)
+
+
+def _summarize_headers(row: InboundMail, raw: bytes) -> None:
+    try:
+        headers = parse_message(header_block(raw) + b"\n\n")
+    except Exception:  # a summary for the list only; the error is what matters
+        return
+    row.sender = (headers.from_address or "")[:254] or None
+    row.subject = headers.subject[:250] or None
+
+
+def _failure(exc: Exception) -> str:
+    """What went wrong, first line first (for lists), then where (for whoever fixes it)."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    trace = "".join(traceback.format_exception(exc))
+    return f"{type(exc).__name__}: {first}"[:1000] + "\n\n" + trace[-6000:]
+
+
+def _error_line(error: str) -> str:
+    return ("processing failed: " + error.split("\n", 1)[0])[:500]
+
+
+def _record_too_large(
+    row: InboundMail, raw: bytes, headers: ParsedMail, support_addresses: Sequence[str]
+) -> None:
+    """Keep it raw in quarantine and tell the sender (unless a machine sent it)."""
+    limit = _max_size()
+    row.outcome = Outcome.TOO_LARGE
+    row.error = f"message is {len(raw)} bytes, over the limit of {limit} bytes"
+    size_mb = len(raw) / 1048576
+    row.detail = f"too large ({size_mb:.1f} MB; the limit is {limit / 1048576:.0f} MB): kept raw"
+    ours = our_addresses(support_addresses)
+    if row.sender and row.sender not in ours and classify(headers).may_acknowledge:
+        enqueue(
+            TOO_LARGE_NOTICE,
+            {
+                "inbound_id": row.id,
+                "to": row.sender,
+                "subject": row.subject or "",
+                "size": len(raw),
+                "limit": limit,
+            },
+        )
+        row.detail += "; the sender will be told"
+
+
+if TOO_LARGE_NOTICE not in HANDLERS:
+
+    @handler(TOO_LARGE_NOTICE)
+    def _log_too_large_notice(payload: dict) -> str:
+        # The outbound-mail work replaces this with a real mail to the sender.
+        log.info("a too-large mail from %s was kept in quarantine", payload.get("to"))
+        return "logged (no notice template yet)"
+
+
+def _max_size() -> int:
+    return int(float(current_app.config.get("HELPDESK_MAX_MAIL_MB", 25)) * 1024 * 1024)

@@ -1,0 +1,84 @@
+"""Signed ticket links: open one ticket without a password, as its requester.
+
+A link is stateless: it carries the ticket number and the ticket's `link_epoch`, signed with the
+app's secret and stamped with the time it was made. It stops working when it is older than the
+`link_days` setting, or when an agent bumps the epoch (`revoke_links`).
+"""
+
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from helpdesk.accounts.actor import Actor
+from helpdesk.errors import NotFound, PermissionDenied
+from helpdesk.extensions import db
+from helpdesk.settings import get_setting
+from helpdesk.tickets import permissions
+from helpdesk.tickets.models import AuditEvent, Ticket
+from helpdesk.timeutil import utcnow
+
+SALT = "helpdesk.ticket-link"
+INVALID = "This link is invalid or has expired."
+
+
+@dataclass(frozen=True)
+class LinkAccess:
+    """What a valid link grants: this ticket, acting as this actor."""
+
+    ticket: Ticket
+    actor: Actor
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def make_link_token(ticket: Ticket) -> str:
+    return _serializer().dumps({"n": ticket.number, "e": ticket.link_epoch})
+
+
+def ticket_link_url(ticket: Ticket) -> str:
+    """The absolute link for mails (HELPDESK_BASE_URL + /t/<token>)."""
+    return f"{current_app.config['HELPDESK_BASE_URL']}/t/{make_link_token(ticket)}"
+
+
+def open_link(token: str) -> LinkAccess:
+    """The ticket a link opens and the requester it acts as. Raises NotFound for a tampered,
+    expired or revoked link, the same way for each, so a link reveals nothing."""
+    max_age = get_setting("link_days") * 86400
+    try:
+        data = _serializer().loads(token, max_age=max_age)
+        number, epoch = int(data["n"]), int(data["e"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise NotFound(INVALID) from None
+    ticket = db.session.execute(select(Ticket).where(Ticket.number == number)).scalar_one_or_none()
+    if ticket is None or ticket.link_epoch != epoch:
+        raise NotFound(INVALID)
+    actor = Actor.for_contact(ticket.requester)
+    if not permissions.can_view_ticket(actor, ticket):
+        raise NotFound(INVALID)
+    return LinkAccess(ticket, actor)
+
+
+def revoke_links(ticket: Ticket, actor: Actor) -> int:
+    """Invalidate every link to the ticket made so far (agents only); returns the new epoch."""
+    if not permissions.can_view_ticket(actor, ticket):
+        raise NotFound(f"There is no ticket #{ticket.number}.")
+    if not permissions.can_work_ticket(actor, ticket):
+        raise PermissionDenied("Only agents can revoke a ticket's links.")
+    ticket.link_epoch += 1
+    db.session.add(
+        AuditEvent(
+            ticket_id=ticket.id,
+            actor_user_id=actor.user.id if actor.user else None,
+            actor_label=actor.label[:200],
+            action="links_revoked",
+            old_value=str(ticket.link_epoch - 1),
+            new_value=str(ticket.link_epoch),
+            created_at=utcnow(),
+        )
+    )
+    db.session.flush()
+    return ticket.link_epoch

@@ -1,0 +1,1 @@
+"""Browser tests: Playwright drives the system Chromium against a live server."""
