@@ -63,6 +63,8 @@ def _migrations_dir() -> str:
 
 
 def _configure_logging(app: Flask) -> None:
+    # Alembic announces its plugins at INFO on every command; that is noise for users.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=os.environ.get("LOG_LEVEL", "INFO"),

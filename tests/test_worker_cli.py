@@ -147,21 +147,25 @@ def test_worker_keeps_delivering_while_redis_is_down_at_start(app, migrated, smt
         "HELPDESK_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "PYTHONPATH": ROOT,
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "helpdesk", "worker", "--interval", "0.1"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        # The mail leaves before the worker records it: wait for the record.
-        _wait_until(lambda: _ack_statuses() == [OutboxStatus.DONE], timeout=30)
-    finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0]
-    assert "rq: Redis unreachable" in output
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "helpdesk", "worker", "--interval", "0.1"],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            # The mail leaves before the worker records it: wait for the record, and for the
+            # worker to have said why RQ is not running.
+            _wait_until(lambda: _ack_statuses() == [OutboxStatus.DONE], timeout=30)
+            _wait_until(lambda: "rq: Redis unreachable" in log_path.read_text(), timeout=30)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert "rq: Redis unreachable" in log_path.read_text()
     assert _mails_to(smtp, "di@example.test") == 1
     assert _ack_statuses() == [OutboxStatus.DONE]
 

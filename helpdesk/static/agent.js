@@ -5,6 +5,8 @@
 
   var console_ = document.querySelector(".console");
   if (!console_) return;
+  // Set now, seen only after this script has run: the shortcuts below are then listening.
+  document.documentElement.setAttribute("data-shortcuts", "ready");
   var page = console_.getAttribute("data-page");
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var POLL_MS = 10000;

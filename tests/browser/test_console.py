@@ -76,6 +76,12 @@ def sign_in(page: Page, base: str, email: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Open tickets")
 
 
+def press(page: Page, key: str) -> None:
+    """Press a shortcut once agent.js listens (a deferred script runs after the page shows)."""
+    page.locator("html[data-shortcuts=ready]").wait_for(state="attached")
+    page.keyboard.press(key)
+
+
 def queue_row(page: Page, number: int):
     return page.locator(f'tr[data-ticket="{number}"]')
 
@@ -103,18 +109,18 @@ def test_a_triage_session_filter_open_reply_note_assign_merge_search(live_server
         i for i in range(11) if rows.nth(i).get_attribute("data-ticket") == str(desk.printer)
     )
     for _ in range(target + 1):
-        page.keyboard.press("j")
+        press(page, "j")
     expect(queue_row(page, desk.printer)).to_have_class(re.compile("current"))
-    page.keyboard.press("o")
+    press(page, "o")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Printer on the second floor")
 
     # Assign to me with the keyboard.
-    page.keyboard.press("a")
+    press(page, "a")
     expect(page.get_by_role("status").filter(has_text="is yours")).to_be_visible()
     expect(page.locator(".facts")).to_contain_text("Assignee: Alice Agent")
 
     # Reply with a canned response, filled in for Carol and this ticket.
-    page.keyboard.press("r")
+    press(page, "r")
     expect(page.locator("#reply-body")).to_be_focused()
     page.locator("#canned").select_option(label="Printer checklist")
     expect(page.locator("#reply-body")).to_have_value(
@@ -127,7 +133,7 @@ def test_a_triage_session_filter_open_reply_note_assign_merge_search(live_server
     expect(page.locator("article.msg.from-agent").last).to_contain_text("please check the tray")
 
     # An internal note that mentions Sam.
-    page.keyboard.press("n")
+    press(page, "n")
     page.locator("#note-body").fill("@sam the fuser may need replacing.")
     page.get_by_role("button", name="Add note").click()
     expect(page.get_by_role("status").filter(has_text="Sam Support will be told")).to_be_visible()
@@ -147,7 +153,7 @@ def test_a_triage_session_filter_open_reply_note_assign_merge_search(live_server
     expect(page.locator(".thread")).to_contain_text("Still jams, see my other mail.")
 
     # Search from anywhere with "/".
-    page.keyboard.press("/")
+    press(page, "/")
     expect(page.locator("#quick-q")).to_be_focused()
     page.keyboard.type("VAT rate")
     page.keyboard.press("Enter")
@@ -161,12 +167,12 @@ def test_a_triage_session_filter_open_reply_note_assign_merge_search(live_server
 def test_the_shortcut_help_opens_with_a_question_mark(live_server, page, desk):
     sign_in(page, live_server.url, desk.alice)
 
-    page.keyboard.press("?")
+    press(page, "?")
 
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Assign to me")
-    page.keyboard.press("Escape")
+    press(page, "Escape")
     expect(dialog).to_be_hidden()
 
 
