@@ -359,3 +359,9 @@ def test_a_new_ticket_form_explains_what_is_missing(alice_client):
 
     assert response.status_code == 400
     assert re.search(r"Subject: This field is required", page(response))
+
+
+def test_the_client_panel_shows_the_requester_s_record_beside_the_ticket(alice_client, ticket):
+    html = page(alice_client.get(url(ticket)))
+    assert "Client record" in html
+    assert "Edit Carol Customer" in html
