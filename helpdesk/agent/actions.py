@@ -18,7 +18,7 @@ from helpdesk.agent.forms import (
 from helpdesk.agent.ticket import render_ticket
 from helpdesk.errors import DomainError, NotFound, ValidationError
 from helpdesk.extensions import db
-from helpdesk.tickets import services
+from helpdesk.tickets import links, services
 from helpdesk.tickets.collisions import check_version
 from helpdesk.tickets.editing import KEEP, update_fields
 from helpdesk.tickets.models import Message
@@ -191,6 +191,19 @@ def spam(number: int):
     told = f"; mail from {blocked} is blocked" if blocked else ""
     flash(f"#{number} was closed as spam{told}.", "info")
     return redirect(url_for("agent.queue"))
+
+
+@bp.post("/tickets/<int:number>/revoke-links")
+def revoke_links(number: int):
+    actor = current_actor()
+    ticket = services.get_ticket(actor, number)
+    try:
+        links.revoke_links(ticket, actor)
+    except DomainError as exc:
+        return _failed(number, exc)
+    db.session.commit()
+    flash(f"Every password-free link to #{number} sent so far no longer works.", "info")
+    return _back(number)
 
 
 @bp.post("/tickets/<int:number>/delete")

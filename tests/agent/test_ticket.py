@@ -365,3 +365,14 @@ def test_the_client_panel_shows_the_requester_s_record_beside_the_ticket(alice_c
     html = page(alice_client.get(url(ticket)))
     assert "Client record" in html
     assert "Edit Carol Customer" in html
+
+
+def test_an_agent_revokes_the_customer_s_password_free_links(app, client, alice_client, ticket):
+    from helpdesk.tickets.links import make_link_token
+
+    token = make_link_token(ticket)
+    assert client.get(f"/t/{token}").status_code == 200
+    response = alice_client.post(url(ticket, "revoke-links"))
+    assert response.status_code == 302
+    assert "no longer works" in page(alice_client.get(url(ticket)))
+    assert client.get(f"/t/{token}").status_code == 404
