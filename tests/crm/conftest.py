@@ -17,21 +17,15 @@ class Waits(list):
         self.append(round(seconds, 3))
 
 
-@pytest.fixture(scope="session")
-def crm_server_session():
+@pytest.fixture
+def crm_server():
+    # A server per test: a held-back answer from one test can never land in the next one's log.
     # Threaded: a test may hold one answer back (a timeout) while others are served.
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
     yield server
     server.clear()
     server.stop()
-
-
-@pytest.fixture
-def crm_server(crm_server_session):
-    crm_server_session.clear()
-    yield crm_server_session
-    crm_server_session.clear()
 
 
 @pytest.fixture
