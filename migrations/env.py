@@ -61,6 +61,12 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def _not_a_search_table(name, type_, parent_names):
+    from helpdesk.tickets.search import is_search_table
+
+    return not (type_ == "table" and name and is_search_table(name))
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -82,6 +88,8 @@ def run_migrations_online():
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # The full-text search tables are raw SQL, not models: autogenerate must not drop them.
+    conf_args.setdefault("include_name", _not_a_search_table)
 
     connectable = get_engine()
 

@@ -13,6 +13,7 @@ from helpdesk import create_app
 from helpdesk.accounts.actor import Actor
 from helpdesk.accounts.models import Role
 from helpdesk.extensions import db
+from helpdesk.outbox import dispatch
 from tests import servers
 
 TEST_DB = os.environ.get("HELPDESK_TEST_DB", "sqlite")
@@ -104,6 +105,8 @@ def app(app_config):
     app = create_app(app_config)
     with app.app_context():
         yield app
+        # In-process outbox runners still at work would hold locks the cleanup needs.
+        dispatch.drain()
         db.session.rollback()
         _empty_all_tables()
         db.session.remove()

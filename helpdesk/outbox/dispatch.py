@@ -19,6 +19,14 @@ log = logging.getLogger(__name__)
 _pool: ThreadPoolExecutor | None = None
 
 
+def drain() -> None:
+    """Wait for the in-process runners to finish what they were handed (tests, shutdown)."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
 def _thread_pool() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:

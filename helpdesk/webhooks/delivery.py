@@ -11,7 +11,7 @@ import requests
 from flask import current_app
 from sqlalchemy import select
 
-from helpdesk import events
+from helpdesk import crypto, events
 from helpdesk.accounts.models import Role, User
 from helpdesk.api import serialize
 from helpdesk.api.schemas.webhooks import WebhookPayload
@@ -22,7 +22,7 @@ from helpdesk.outbox.models import OutboxItem
 from helpdesk.outbox.runner import BACKOFF, handler
 from helpdesk.tickets.models import Message, Ticket
 from helpdesk.timeutil import utcnow
-from helpdesk.webhooks import EVENTS, crypto, services, targets
+from helpdesk.webhooks import EVENTS, services, targets
 from helpdesk.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from helpdesk.webhooks.signing import sign
 

@@ -21,7 +21,7 @@ class WebhookEndpoint(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
-    # Fernet token of the signing secret (see helpdesk.webhooks.crypto).
+    # Fernet token of the signing secret (see helpdesk.crypto).
     secret_encrypted: Mapped[str] = mapped_column(Text)
     # Event names, comma-separated.
     events: Mapped[str] = mapped_column(String(500))

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from flask import current_app
 from sqlalchemy import select
 
-from helpdesk import outbox
+from helpdesk import crypto, outbox
 from helpdesk.accounts.actor import Actor
 from helpdesk.errors import NotFound, PermissionDenied, ValidationError
 from helpdesk.extensions import db
 from helpdesk.timeutil import utcnow
-from helpdesk.webhooks import EVENTS, crypto, targets
+from helpdesk.webhooks import EVENTS, targets
 from helpdesk.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 DELIVER = "webhook.deliver"

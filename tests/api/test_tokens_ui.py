@@ -7,11 +7,11 @@ import pytest
 from flask import g
 from sqlalchemy import select
 
+from helpdesk import crypto
 from helpdesk.accounts.models import ApiToken
 from helpdesk.extensions import db
 from helpdesk.outbox.models import OutboxItem
 from helpdesk.timeutil import utcnow
-from helpdesk.webhooks import crypto
 from helpdesk.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from helpdesk.webhooks.services import DELIVER
 from tests.conftest import PASSWORD
