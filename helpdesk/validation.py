@@ -82,6 +82,14 @@ def clean_email(value: str | None, field: str = "email") -> str:
     return checked.normalized.lower()
 
 
+def clean_domain(raw: str | None, field: str = "domains") -> str:
+    """A mail domain, lower-cased, without a leading @."""
+    domain = (raw or "").strip().lower().lstrip("@")
+    if not domain or "." not in domain or len(domain) > 253 or any(c.isspace() for c in domain):
+        raise ValidationError(f"“{raw}” is not a mail domain.", {field: "Invalid."})
+    return domain
+
+
 def clean_password(value: str | None, field: str = "password") -> str:
     password = value or ""
     if len(password) < PASSWORD_MIN:

@@ -13,7 +13,7 @@ from helpdesk.contacts.models import (
 )
 from helpdesk.errors import Conflict, PermissionDenied, ValidationError
 from helpdesk.extensions import db
-from helpdesk.validation import clean_body, clean_email, clean_name
+from helpdesk.validation import clean_body, clean_domain, clean_email, clean_name
 
 
 def find_contact_by_email(email: str) -> Contact | None:
@@ -64,10 +64,7 @@ def create_organization(name: str, domains: list[str] = ()) -> Organization:
         raise Conflict(f"An organization named {org_name} exists already.", {"name": "In use."})
     org = Organization(name=org_name)
     for raw in domains:
-        domain = raw.strip().lower().lstrip("@")
-        if not domain or "." not in domain or len(domain) > 253:
-            raise ValidationError(f"“{raw}” is not a mail domain.", {"domains": "Invalid."})
-        org.domains.append(OrganizationDomain(domain=domain))
+        org.domains.append(OrganizationDomain(domain=clean_domain(raw)))
     db.session.add(org)
     db.session.flush()
     return org
@@ -105,15 +102,8 @@ def _clean_external_id(value: str | None) -> str:
     return external_id
 
 
-def _clean_domain(raw: str) -> str:
-    domain = (raw or "").strip().lower().lstrip("@")
-    if not domain or "." not in domain or len(domain) > 253 or any(c.isspace() for c in domain):
-        raise ValidationError(f"“{raw}” is not a mail domain.", {"domains": "Invalid."})
-    return domain
-
-
 def _set_domains(org: Organization, raw_domains: list[str]) -> None:
-    wanted = list(dict.fromkeys(_clean_domain(d) for d in raw_domains))
+    wanted = list(dict.fromkeys(clean_domain(d) for d in raw_domains))
     for domain in wanted:
         owner = db.session.execute(
             select(OrganizationDomain).where(OrganizationDomain.domain == domain)

@@ -4,6 +4,7 @@ import them. Phone numbers are stored in E.164; tax ids upper case without separ
 from flask import current_app
 from sqlalchemy import func, select
 
+from helpdesk import validation
 from helpdesk.accounts.models import User
 from helpdesk.contacts.models import (
     Contact,
@@ -61,13 +62,14 @@ def clean_tax_id(raw: str | None) -> str | None:
 
 
 def clean_domain(raw: str) -> str:
+    """Also takes a web address as a CRM exports it (https://www.acme.example/)."""
     domain = (raw or "").strip().lower().lstrip("@")
     if domain.startswith(("http://", "https://")):
         domain = domain.split("//", 1)[1].split("/", 1)[0]
-    domain = domain.removeprefix("www.")
-    if not domain or "." not in domain or len(domain) > 253 or any(c.isspace() for c in domain):
-        raise ValidationError(f"“{raw}” is not a mail domain.", {"domains": "Invalid."})
-    return domain
+    try:
+        return validation.clean_domain(domain.removeprefix("www."))
+    except ValidationError:
+        raise ValidationError(f"“{raw}” is not a mail domain.", {"domains": "Invalid."}) from None
 
 
 def organization_named(name: str) -> Organization | None:
