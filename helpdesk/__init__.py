@@ -44,13 +44,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     auth.init_app(app)
 
-    from helpdesk import api, web
+    from helpdesk import admin, api, web
     from helpdesk.crm import views as crm_views
 
     web.init_app(app)
     api.init_app(app)
     notifications.init_app(app)  # outbound-mail settings and the "not solved" page
     crm_views.init_app(app)
+    admin.init_app(app)
 
     from helpdesk.cli import register_commands
 

@@ -24,4 +24,14 @@ def console_helpers():
     return {"console_nav": nav_for(current_actor()), "ago": ago, "short_time": short_time}
 
 
-from helpdesk.agent import actions, files, presence, queue, search, ticket  # noqa: E402,F401
+from helpdesk.agent import (  # noqa: E402,F401
+    actions,
+    dashboard,
+    files,
+    inbound,
+    outbound,
+    presence,
+    queue,
+    search,
+    ticket,
+)

@@ -1,0 +1,1 @@
+"""Administration: blocked (to be written)."""

@@ -1,0 +1,1 @@
+"""Administration: business (to be written)."""

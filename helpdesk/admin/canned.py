@@ -1,0 +1,1 @@
+"""Administration: canned (to be written)."""

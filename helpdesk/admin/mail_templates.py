@@ -1,0 +1,1 @@
+"""Administration: mail_templates (to be written)."""

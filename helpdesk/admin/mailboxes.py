@@ -1,0 +1,1 @@
+"""Administration: mailboxes (to be written)."""

@@ -1,0 +1,1 @@
+"""Administration: people (to be written)."""

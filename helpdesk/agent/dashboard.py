@@ -1,0 +1,1 @@
+"""The dashboard: backlog, flow and response times (to be written)."""

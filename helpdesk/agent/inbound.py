@@ -1,0 +1,1 @@
+"""Inbound-mail pages for agents: quarantine, held spam, why a mail was threaded."""

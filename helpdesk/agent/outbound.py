@@ -1,0 +1,1 @@
+"""Outbound-mail pages for agents: delivery status, resend, notification preferences."""
