@@ -52,6 +52,14 @@ def _child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _server_cpu(pid: int | None) -> float:
+    """CPU seconds of the database server and its finished backends (0 for SQLite)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime..cstime
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -68,14 +76,15 @@ def machine() -> str:
 
 @contextlib.contextmanager
 def database(use_postgres: bool, folder: Path):
+    """The database URL, and the server's process id (None for SQLite: it runs in the seed)."""
     if not use_postgres:
-        yield f"sqlite:///{folder / 'bench.sqlite3'}"
+        yield f"sqlite:///{folder / 'bench.sqlite3'}", None
         return
     sys.path.insert(0, str(ROOT))
     from tests.servers import postgres_server
 
     with postgres_server() as pg:
-        yield pg.url
+        yield pg.url, int(Path(pg.dir, "data", "postmaster.pid").read_text().split()[0])
 
 
 def main() -> None:
@@ -85,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="seed-bench-") as tmp,
-        database(args.postgres, Path(tmp)) as url,
+        database(args.postgres, Path(tmp)) as (url, server_pid),
     ):
         env = dict(
             os.environ,
@@ -97,16 +106,21 @@ def main() -> None:
             LOG_LEVEL="WARNING",
         )
         flask(env, "db", "upgrade", "heads")  # "heads": every branch, while there are several
+        load_before, server_before = os.getloadavg()[0], _server_cpu(server_pid)
         started, cpu_before = time.perf_counter(), _child_cpu()
         flask(env, "seed", "--tickets", str(args.tickets))
         wall, cpu = time.perf_counter() - started, _child_cpu() - cpu_before
+        server_cpu = _server_cpu(server_pid) - server_before
+        load_after = os.getloadavg()[0]
         counts = row_counts(url)
     version = counts.pop("_version")
     engine = "PostgreSQL" if args.postgres else "SQLite"
     print(f"\n{args.tickets:,} tickets on {engine} {version}: {wall:.1f} s wall time")
-    # On a busy machine wall time varies; the seed process's own CPU time varies less.
-    print(f"seed process CPU time: {cpu:.1f} s; load average now: {os.getloadavg()[0]:.1f}")
-    # The full-text search tables are derived (filled by triggers): listed, not added up.
+    # On a busy machine wall time varies; the CPU times vary less.
+    server = f"; database server CPU time: {server_cpu:.1f} s" if args.postgres else ""
+    print(f"seed process CPU time: {cpu:.1f} s{server}")
+    print(f"load average (1 min) at the start: {load_before:.1f}, at the end: {load_after:.1f}")
+    # The full-text search tables are derived from the rows above: listed, not added up.
     rows = {n: c for n, c in counts.items() if c and not n.startswith(("fts_", "alembic"))}
     print(f"rows created: {sum(rows.values()):,} in all")
     for name, count in counts.items():

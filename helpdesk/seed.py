@@ -5,6 +5,7 @@ per-ticket services; but they look like what the services write: numbers from th
 counter, timestamps in the order the services stamp them, statuses the state machine allows.
 Columns left out of the row dicts get their defaults (or NULL) and cost nothing to bind.
 Memory stays bounded: tickets and their messages are built and written one chunk at a time.
+The search index is filled once at the end, not row by row (see helpdesk/seed_index.py).
 """
 
 import itertools
@@ -23,6 +24,7 @@ from helpdesk.accounts.passwords import hash_password
 from helpdesk.contacts.models import Contact, ContactEmail, Organization, OrganizationDomain
 from helpdesk.demo import DEMO_PASSWORD
 from helpdesk.extensions import db
+from helpdesk.seed_index import bulk_search_indexing
 from helpdesk.seed_text import (
     FREEMAIL_DOMAINS,
     GENERIC_TAGS,
@@ -78,10 +80,11 @@ def seed_tickets(count: int, random_seed: int = 1, echo=print) -> None:
     """Add `count` tickets with requesters, organizations, agents, conversations and tags."""
     started = time.perf_counter()
     seeder = Seeder(count, random.Random(random_seed))
-    seeder.prepare()
-    with click.progressbar(length=count, label="Seeding tickets") as bar:
-        for done in seeder.write_tickets():
-            bar.update(done)
+    with bulk_search_indexing(echo):
+        seeder.prepare()
+        with click.progressbar(length=count, label="Seeding tickets") as bar:
+            for done in seeder.write_tickets():
+                bar.update(done)
     elapsed = time.perf_counter() - started
     s = seeder
     echo(

@@ -1,6 +1,7 @@
 """Business settings: defaults from the app config, overridden by rows of the `settings` table.
 
-Read them with `get_setting(name)`; the console's admin pages change them with `set_setting`.
+Read them with `get_setting(name)`; the console's admin pages change them with
+`change_setting`/`restore_setting`, which check the actor and leave an audit line.
 """
 
 import json
@@ -12,13 +13,17 @@ from typing import Any
 import pytz
 from flask import current_app
 from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from helpdesk import audit
 from helpdesk.errors import ValidationError
 from helpdesk.extensions import db
 from helpdesk.timeutil import utcnow
 
 SIGNUP_POLICIES = ("open", "domains", "invite")
+BUSINESS_NAME_MAX = 100
+CATEGORY_NAME_MAX = 100
 
 
 class Setting(db.Model):
@@ -57,6 +62,16 @@ def _timezone(value: Any) -> str:
     return value
 
 
+def _business_name(value: Any) -> str:
+    name = " ".join(value.split()) if isinstance(value, str) else ""
+    if not name or len(name) > BUSINESS_NAME_MAX:
+        raise ValidationError(
+            f"Give the business a name of 1 to {BUSINESS_NAME_MAX} characters.",
+            {"value": f"1 to {BUSINESS_NAME_MAX} characters."},
+        )
+    return name
+
+
 def _categories(value: Any) -> list[dict]:
     """A list of {"name": …, "team": team name or null}; names unique and non-empty."""
     if not isinstance(value, list):
@@ -66,14 +81,32 @@ def _categories(value: Any) -> list[dict]:
     for entry in value:
         name = entry.get("name", "").strip() if isinstance(entry, dict) else ""
         team = entry.get("team") if isinstance(entry, dict) else None
-        if not name or len(name) > 100 or name in seen or not isinstance(team, str | None):
+        if (
+            not name
+            or len(name) > CATEGORY_NAME_MAX
+            or name in seen
+            or not isinstance(team, str | None)
+        ):
             raise ValidationError(
-                "Each category needs a unique name (at most 100 characters) and may name a team.",
+                f"Each category needs a unique name (at most {CATEGORY_NAME_MAX} characters)"
+                " and may name a team.",
                 {"value": "Invalid category."},
             )
         seen.add(name)
-        cleaned.append({"name": name, "team": team})
+        cleaned.append({"name": name, "team": team or None})
+    _check_teams({entry["team"] for entry in cleaned} - {None})
     return cleaned
+
+
+def _check_teams(names: set[str]) -> None:
+    from helpdesk.accounts.models import Team
+
+    if not names:
+        return
+    known = set(db.session.execute(select(Team.name).where(Team.name.in_(names))).scalars())
+    missing = sorted(names - known)
+    if missing:
+        raise ValidationError(f"There is no team named “{missing[0]}”.", {"value": "No team."})
 
 
 @dataclass(frozen=True)
@@ -83,6 +116,7 @@ class Definition:
 
 
 DEFINITIONS: dict[str, Definition] = {
+    "business_name": Definition("HELPDESK_NAME", _business_name),
     "reopen_days": Definition("HELPDESK_REOPEN_DAYS", _days),
     "signup_policy": Definition("HELPDESK_SIGNUP_POLICY", _policy),
     "categories": Definition("HELPDESK_CATEGORIES", _categories),
@@ -148,3 +182,109 @@ def team_for_category(name: str | None):
     if team_name is None:
         return None
     return db.session.execute(select(Team).where(Team.name == team_name)).scalar_one_or_none()
+
+
+def business_name() -> str:
+    """The name pages and mails show: the stored setting, else HELPDESK_NAME.
+
+    Error pages render it too, when the database may be the thing that failed."""
+    try:
+        return get_setting("business_name")
+    except SQLAlchemyError:
+        return current_app.config["HELPDESK_NAME"]
+
+
+# --- audited changes, for the console's admin pages ---------------------------------------------
+
+
+def is_overridden(name: str) -> bool:
+    """True when an admin stored a value (False: the configured default applies)."""
+    _definition(name)
+    return db.session.get(Setting, name) is not None
+
+
+def change_setting(actor, name: str, value: Any) -> Any:
+    """Store a checked value and log it (admins). Raises PermissionDenied, ValidationError."""
+    audit.require_admin(actor, "change the business settings")
+    old = get_setting(name)
+    new = set_setting(name, value)
+    if new != old:
+        audit.record(actor, "setting.changed", f"{name}: {audit.shorten(old)}", audit.shorten(new))
+        db.session.flush()
+    return new
+
+
+def restore_setting(actor, name: str) -> Any:
+    """Go back to the configured default and log it (admins); returns the default."""
+    audit.require_admin(actor, "change the business settings")
+    if not is_overridden(name):
+        return get_setting(name)
+    old = get_setting(name)
+    reset_setting(name)
+    new = get_setting(name)
+    audit.record(
+        actor, "setting.changed", f"{name}: {audit.shorten(old)}", f"{audit.shorten(new)} (default)"
+    )
+    db.session.flush()
+    return new
+
+
+# --- the admin change log -----------------------------------------------------------------------
+
+
+@dataclass
+class ChangePage:
+    events: list
+    next_cursor: str | None
+
+
+def _cursor(event) -> str:
+    return f"{event.created_at.isoformat()}_{event.id}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    moment, _, event_id = (cursor or "").partition("_")
+    try:
+        return datetime.fromisoformat(moment), int(event_id)
+    except ValueError:
+        return None  # a bad or missing cursor starts from the newest
+
+
+def change_log(actor, *, action_prefix: str = "", after: str | None = None, limit: int = 50):
+    """Changes made outside any ticket, newest first, a page at a time (admins).
+
+    Keyset pagination on (created_at, id): pages stay fast however long the log grows."""
+    from sqlalchemy import and_, or_
+
+    from helpdesk.tickets.models import AuditEvent
+
+    audit.require_admin(actor, "read the change log")
+    stmt = select(AuditEvent).where(AuditEvent.ticket_id.is_(None))
+    prefix = action_prefix.strip()[:50]
+    if prefix:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(AuditEvent.action.like(escaped + "%", escape="\\"))
+    position = _parse_cursor(after)
+    if position is not None:
+        moment, event_id = position
+        stmt = stmt.where(
+            or_(
+                AuditEvent.created_at < moment,
+                and_(AuditEvent.created_at == moment, AuditEvent.id < event_id),
+            )
+        )
+    stmt = stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit + 1)
+    events = list(db.session.execute(stmt).scalars())
+    more = len(events) > limit
+    events = events[:limit]
+    return ChangePage(events, _cursor(events[-1]) if more else None)
+
+
+def change_kinds() -> list[str]:
+    """The first words of the actions in the change log ("setting", "canned", …)."""
+    from helpdesk.tickets.models import AuditEvent
+
+    actions = db.session.execute(
+        select(AuditEvent.action).where(AuditEvent.ticket_id.is_(None)).distinct()
+    ).scalars()
+    return sorted({action.partition(".")[0] for action in actions})

@@ -161,3 +161,18 @@ def check_uploads(uploads: list[Upload], max_bytes: int = DEFAULT_ATTACHMENT_MAX
                 f" ({len(upload.data) / 1048576:.1f} MB; at most {max_bytes / 1048576:.0f} MB).",
                 {"attachments": f"At most {max_bytes / 1048576:.0f} MB per file."},
             )
+
+
+# People administration: a team's name fits its column; the people search box has a bound.
+TEAM_NAME_MAX = 100
+PEOPLE_QUERY_MAX = 200
+
+
+def clean_team_name(value: str | None) -> str:
+    name = clean_name(value)
+    if len(name) > TEAM_NAME_MAX:
+        raise ValidationError(
+            f"The team name is too long (at most {TEAM_NAME_MAX} characters).",
+            {"name": f"At most {TEAM_NAME_MAX} characters."},
+        )
+    return name

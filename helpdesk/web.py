@@ -148,5 +148,6 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def helpers():
         from helpdesk.accounts.auth import current_actor
+        from helpdesk.settings import business_name
 
-        return {"actor": current_actor(), "helpdesk_name": app.config["HELPDESK_NAME"]}
+        return {"actor": current_actor(), "helpdesk_name": business_name()}

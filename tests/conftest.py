@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from helpdesk import create_app
@@ -42,6 +44,13 @@ def redis_url():
 def smtp():
     with servers.smtp_server() as server:
         yield server
+
+
+def smtp_config(smtp) -> dict:
+    """Config that sends real mail to the suite's SMTP server, emptied first (under TESTING,
+    Flask-Mail would otherwise drop every mail silently)."""
+    smtp.clear()
+    return {"MAIL_SERVER": smtp.host, "MAIL_PORT": smtp.port, "MAIL_SUPPRESS_SEND": False}
 
 
 def base_config(database_url: str, storage: str) -> dict:
@@ -100,9 +109,26 @@ def app_config(migrated, storage_dir) -> dict:
     return base_config(migrated, storage_dir)
 
 
+class RequestClient(FlaskClient):
+    """Runs each request in an app context of its own, as a server does: `g` (Flask-Login's
+    user, the CSRF token) and the database session belong to that request alone, never to the
+    test body or another request. What the test body wrote is committed first (a request only
+    sees committed rows), which also expires the body's objects: they reload what the request
+    wrote."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config):
+    """The app, with an app context open for the test body (its `db.session`, the builders);
+    the test client runs requests in contexts of their own (see RequestClient)."""
     app = create_app(app_config)
+    app.test_client_class = RequestClient
     with app.app_context():
         yield app
         # In-process outbox runners still at work would hold locks the cleanup needs.

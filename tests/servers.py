@@ -526,3 +526,69 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+
+
+class XOAuth2SmtpServer(SmtpServer):
+    """An SMTP server that takes mail only after an XOAUTH2 sign-in with a bearer token that
+    `token_is_valid(user, token)` accepts; it counts the sign-ins it refused."""
+
+    def __init__(self, port: int, token_is_valid: Callable[[str, str], bool]):
+        super().__init__(port)
+        self._token_is_valid = token_is_valid
+        self.signed_in: list[str] = []  # users, in order
+        self.refused = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:  # noqa: N802
+        # aiosmtpd's auth_required warns without TLS: refuse unsigned-in senders here instead.
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def auth_XOAUTH2(self, server, args):  # noqa: N802 (aiosmtpd's hook name)
+        import base64
+
+        from aiosmtpd.smtp import MISSING, AuthResult
+
+        if len(args) > 1:
+            blob = base64.b64decode(args[1])
+        else:
+            blob = await server.challenge_auth("", encode_to_b64=False)
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
+        user = fields.get("user", "")
+        scheme, _, token = fields.get("auth", "").partition(" ")
+        if scheme == "Bearer" and self._token_is_valid(user, token):
+            self.signed_in.append(user)
+            return AuthResult(success=True, auth_data=user)
+        self.refused += 1
+        # RFC-less but universal (Google, Microsoft): a JSON challenge, then 535.
+        await server.challenge_auth('{"status":"401","schemes":"bearer"}')
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+        )
+
+
+@contextlib.contextmanager
+def xoauth2_smtp_server(token_is_valid: Callable[[str, str], bool]) -> Iterator[XOAuth2SmtpServer]:
+    """An aiosmtpd server on a free port that requires an XOAUTH2 sign-in (and offers no other
+    mechanism), running in a background thread."""
+    from aiosmtpd.controller import Controller
+
+    server = XOAuth2SmtpServer(free_port(), token_is_valid)
+    controller = Controller(
+        server,
+        hostname=HOST,
+        port=server.port,
+        server_hostname="smtp-oauth.test",
+        ready_timeout=READY_TIMEOUT,
+        auth_require_tls=False,  # a test on 127.0.0.1: no certificate to present
+        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+    )
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()

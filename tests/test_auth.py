@@ -5,7 +5,6 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from flask.testing import FlaskClient
 from flask_login import login_user
 
 from helpdesk.accounts.auth import current_actor
@@ -16,21 +15,6 @@ from helpdesk.timeutil import utcnow
 from tests.conftest import PASSWORD, login
 
 WRONG = "Wrong e-mail address or password."
-
-
-class FreshContextClient(FlaskClient):
-    """Each request runs in its own app context, as in production: nothing in `g` (such as
-    the signed-in user) carries over from one request to the next."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    app.test_client_class = FreshContextClient
-    return app.test_client()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from helpdesk.notifications import ACKNOWLEDGE
 from helpdesk.outbox.models import OutboxItem, OutboxStatus
 from helpdesk.outbox.runner import handler
 from helpdesk.worker import run_due_work_once
+from tests.conftest import smtp_config
 from tests.servers import HOST, free_port
 
 BREAKS_SESSION = "test.breaks_session"
@@ -36,12 +37,9 @@ def _breaks_session(payload: dict) -> str:
 @pytest.fixture
 def app_config(app_config, smtp):
     """Real mail to the test SMTP server (Flask-Mail would suppress it under TESTING)."""
-    smtp.clear()
     return {
         **app_config,
-        "MAIL_SERVER": smtp.host,
-        "MAIL_PORT": smtp.port,
-        "MAIL_SUPPRESS_SEND": False,
+        **smtp_config(smtp),
         "MAIL_DEFAULT_SENDER": "support@example.test",
     }
 

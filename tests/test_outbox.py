@@ -24,6 +24,7 @@ from helpdesk.outbox.models import OutboxItem, OutboxStatus
 from helpdesk.outbox.runner import BACKOFF, handler, resend, run_item
 from helpdesk.timeutil import utcnow
 from helpdesk.worker import run_due_work_once
+from tests.conftest import smtp_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAKY = "test.flaky"
@@ -68,12 +69,9 @@ def _reset_handlers():
 @pytest.fixture
 def app_config(app_config, smtp):
     """Real mail to the test SMTP server (Flask-Mail would suppress it under TESTING)."""
-    smtp.clear()
     return {
         **app_config,
-        "MAIL_SERVER": smtp.host,
-        "MAIL_PORT": smtp.port,
-        "MAIL_SUPPRESS_SEND": False,
+        **smtp_config(smtp),
         "MAIL_DEFAULT_SENDER": "support@example.test",
     }
 

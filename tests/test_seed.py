@@ -2,13 +2,17 @@
 
 from collections import Counter as Tally
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text, update
 
+from helpdesk.accounts.actor import Actor
 from helpdesk.accounts.models import Role, Team, User
 from helpdesk.contacts.models import Contact, ContactEmail, Organization, OrganizationDomain
 from helpdesk.demo import DEMO_PASSWORD
 from helpdesk.extensions import db
+from helpdesk.seed_index import bulk_search_indexing
 from helpdesk.tickets.models import Counter, Message, MessageKind, Tag, Ticket, ticket_tags
+from helpdesk.tickets.search import search_ticket_ids
 from helpdesk.tickets.states import Status
 from helpdesk.timeutil import utcnow
 from tests.conftest import login
@@ -175,3 +179,110 @@ def test_seeded_agents_and_customers_sign_in_with_the_demo_password(runner, clie
         assert response.status_code == 302
         assert response.headers["Location"].endswith(home)
         assert client.post("/logout").status_code == 302
+
+
+# --- the search index: filled in bulk, the same as the triggers would have written it -------
+
+
+def trigger_names() -> list[str]:
+    """The search index triggers in force."""
+    if db.engine.dialect.name == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'fts%'"
+    else:  # tgenabled 'D': disabled
+        sql = "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'fts%' AND tgenabled != 'D'"
+    return sorted(db.session.scalars(text(sql)))
+
+
+def search_index() -> dict[str, list]:
+    """Everything the search tables hold: on SQLite each word with its row, column and place."""
+    if db.engine.dialect.name == "postgresql":
+        return {
+            table: db.session.execute(
+                text(f"SELECT {key}, document::text FROM {table} ORDER BY {key}")  # noqa: S608
+            ).all()
+            for table, key in (("fts_messages", "message_id"), ("fts_tickets", "ticket_id"))
+        }
+    index = {}
+    with db.engine.connect() as conn:  # temp tables live in one connection
+        for table in ("fts_messages", "fts_tickets"):
+            conn.exec_driver_sql(
+                f"CREATE VIRTUAL TABLE temp.words_{table} USING fts5vocab(main, {table}, instance)"
+            )
+            index[table] = conn.exec_driver_sql(
+                f"SELECT term, doc, col, offset FROM temp.words_{table}"  # noqa: S608
+                " ORDER BY doc, col, offset"
+            ).all()
+            conn.exec_driver_sql(f"DROP TABLE temp.words_{table}")
+    return index
+
+
+def indexed_rows(index_rows) -> set[int]:
+    """The row ids in a `search_index()` table (SQLite lists words; the row id comes second)."""
+    position = 0 if db.engine.dialect.name == "postgresql" else 1
+    return {row[position] for row in index_rows}
+
+
+def found(actor, query) -> set[int]:
+    return {hit.ticket_id for hit in search_ticket_ids(actor, query, limit=500)}
+
+
+def test_seeded_search_index_is_exactly_what_the_triggers_write(runner):
+    seed(runner, 40)
+    seeded = search_index()
+
+    # Make the triggers index every row again, from the same text.
+    db.session.execute(update(Ticket).values(subject=Ticket.subject))
+    db.session.execute(update(Message).values(body_text=Message.body_text))
+    db.session.execute(update(Contact).values(name=Contact.name))
+    db.session.commit()
+
+    assert search_index() == seeded
+    assert indexed_rows(seeded["fts_tickets"]) == set(db.session.scalars(select(Ticket.id)))
+    assert indexed_rows(seeded["fts_messages"]) == set(db.session.scalars(select(Message.id)))
+
+
+def test_seeded_tickets_are_found_by_subject_message_words_and_requester(runner, make):
+    admin = Actor.for_user(make.admin())
+    db.session.commit()
+    seed(runner, 40)
+
+    for ticket in tickets()[::7]:
+        words = ticket.messages[-1].body_text.split()[:6]
+        contact = ticket.requester
+        assert ticket.id in found(admin, f'"{ticket.subject}"'), ticket.subject
+        assert ticket.id in found(admin, '"' + " ".join(words) + '"'), words
+        assert ticket.id in found(admin, f'"{contact.name}"'), contact.name
+        assert ticket.id in found(admin, contact.primary_email), contact.primary_email
+
+
+def test_after_a_seed_the_triggers_are_back_and_index_new_tickets(runner, make):
+    before = trigger_names()
+    admin = Actor.for_user(make.admin())
+    db.session.commit()
+
+    result = seed(runner, 20)
+
+    assert "Indexing the new rows for search and restoring the triggers" in result.output
+    assert trigger_names() == before and len(before) >= 4
+    ticket = make.ticket(subject="Zeppelin hangar flooded", body="The quixotic valve leaks.")
+    db.session.commit()
+    assert found(admin, "zeppelin") == {ticket.id}
+    assert found(admin, "quixotic") == {ticket.id}
+
+
+def test_a_bulk_insert_that_fails_half_way_restores_the_triggers_and_indexes_its_rows(make):
+    before = trigger_names()
+    admin = Actor.for_user(make.admin())
+    db.session.commit()
+    said = []
+
+    with pytest.raises(RuntimeError, match="interrupted"), bulk_search_indexing(said.append):
+        assert trigger_names() == []
+        ticket = make.ticket(subject="Written while indexing was paused", body="Gramophone.")
+        db.session.commit()
+        raise RuntimeError("interrupted")
+
+    assert trigger_names() == before
+    assert found(admin, "gramophone") == {ticket.id}
+    assert found(admin, "paused") == {ticket.id}
+    assert any("paused" in line for line in said) and "restored" in said[-1]

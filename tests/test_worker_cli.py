@@ -23,6 +23,7 @@ from helpdesk.tickets.services import change_status
 from helpdesk.tickets.states import Status
 from helpdesk.timeutil import utcnow
 from helpdesk.worker import run_due_work_once
+from tests.conftest import smtp_config
 from tests.servers import HOST, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,12 +33,9 @@ AUTO_CLOSE = "tickets.auto_close"
 @pytest.fixture
 def app_config(app_config, smtp):
     """Real mail to the test SMTP server (Flask-Mail would suppress it under TESTING)."""
-    smtp.clear()
     return {
         **app_config,
-        "MAIL_SERVER": smtp.host,
-        "MAIL_PORT": smtp.port,
-        "MAIL_SUPPRESS_SEND": False,
+        **smtp_config(smtp),
         "MAIL_DEFAULT_SENDER": "support@example.test",
         "HELPDESK_REOPEN_DAYS": 3,
     }

@@ -1,8 +1,26 @@
-"""Sign-in and sign-out for every role (Flask-Login), with per-IP and per-account limits."""
+"""Sign-in and sign-out for every role (Flask-Login), with per-IP and per-account limits.
 
+A session (and a remember-me cookie) stores the user's id with a fingerprint of their password
+hash, and is honoured only while that fingerprint still matches: changing or resetting the
+password signs out every other session and browser of that user.
+"""
+
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -28,6 +46,27 @@ def current_actor() -> Actor | None:
     return actor
 
 
+def session_identity(user: User) -> str:
+    """What the session stores for `user`: the id and a fingerprint of the password hash."""
+    digest = hashlib.sha256(f"session:{user.password_hash or ''}".encode()).hexdigest()
+    return f"{user.id}.{digest[:20]}"
+
+
+def sign_in(user: User, remember: bool = False) -> None:
+    """Start a fresh session for `user`: nothing of the previous one survives (no fixation)."""
+    session.clear()
+    login_user(user, remember=remember)
+    session["_user_id"] = session_identity(user)  # also what the remember-me cookie carries
+
+
+def keep_signed_in(user: User) -> None:
+    """After the user changed their own password here: this session (and its remember-me
+    cookie) follows the new password; every other session ends."""
+    session["_user_id"] = session_identity(user)
+    if request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
+        session["_remember"] = "set"  # Flask-Login rewrites the cookie with the new identity
+
+
 def home_for(user: User) -> str:
     return url_for("agent.queue") if user.is_staff else url_for("portal.my_tickets")
 
@@ -46,8 +85,6 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _login_limit() -> str:
-    from flask import current_app
-
     return current_app.config["HELPDESK_LOGIN_RATE_LIMIT"]
 
 
@@ -75,8 +112,7 @@ def login():
             status = 401
         else:
             db.session.commit()
-            session.clear()  # a fresh session on sign-in: no fixation
-            login_user(user, remember=form.remember.data)
+            sign_in(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
     elif request.method == "POST":
         status = 400
@@ -93,9 +129,14 @@ def logout():
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+def load_user(identity: str) -> User | None:
+    """The session's user, unless disabled or their password changed since it began."""
+    user_id = identity.partition(".")[0]
+    valid = user_id.isascii() and user_id.isdigit() and len(user_id) <= 9
+    user = db.session.get(User, int(user_id)) if valid else None
+    if user is None or not user.active:
+        return None
+    return user if hmac.compare_digest(identity, session_identity(user)) else None
 
 
 def init_app(app: Flask) -> None:

@@ -72,6 +72,10 @@ class User(UserMixin, db.Model):
     def is_staff(self) -> bool:
         return self.role in (Role.AGENT, Role.ADMIN)
 
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
 
@@ -90,3 +94,23 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship()
+
+
+class Invitation(db.Model):
+    """A customer invited to make an account: pending until accepted, revoked or expired."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    organization = relationship("Organization")
+    invited_by: Mapped[User | None] = relationship()

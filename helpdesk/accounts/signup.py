@@ -1,4 +1,5 @@
-"""Customer accounts: sign-up with e-mail confirmation, invitations, password reset, profile.
+"""Customer accounts: sign-up with e-mail confirmation, invitations, password reset and change,
+profile.
 
 Every token is stateless (itsdangerous, a salt and a lifetime per purpose). Sign-up stores
 nothing until the customer comes back through the link in their mail and chooses a password,
@@ -13,10 +14,12 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from helpdesk import outbox
 from helpdesk.accounts.actor import Actor
-from helpdesk.accounts.models import Role, User
+from helpdesk.accounts.models import Invitation, Role, User
+from helpdesk.accounts.passwords import verify_password
 from helpdesk.accounts.services import claim_address, create_user, find_user_by_email, set_password
 from helpdesk.contacts.models import Organization
 from helpdesk.contacts.services import organization_for_domain
@@ -24,7 +27,8 @@ from helpdesk.errors import Conflict, NotFound, PermissionDenied, ValidationErro
 from helpdesk.extensions import db
 from helpdesk.i18n import supported_locale, supported_timezone
 from helpdesk.settings import get_setting
-from helpdesk.validation import clean_email, clean_name
+from helpdesk.timeutil import utcnow
+from helpdesk.validation import PASSWORD_MAX, clean_email, clean_name, clean_password
 
 SIGNUP_MAX_AGE = timedelta(days=2)
 INVITE_MAX_AGE = timedelta(days=14)
@@ -34,6 +38,7 @@ MAIL_SIGNUP = "mail.signup_confirm"
 MAIL_ACCOUNT_EXISTS = "mail.account_exists"
 MAIL_INVITATION = "mail.invitation"
 MAIL_RESET = "mail.password_reset"
+MAIL_CHANGE_NOTICE = "mail.password_changed"
 
 INVALID_LINK = "This link is invalid or has expired."
 
@@ -55,6 +60,7 @@ class Grant:
     name: str
     organization_id: int | None = None
     invited: bool = False
+    invitation_id: int | None = None
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -138,6 +144,9 @@ def complete_signup(
     )
     user.locale = supported_locale(locale)
     claim_address(user, grant.email)
+    for invitation in pending_invitations(grant.email):  # however the account came about
+        invitation.accepted_at = utcnow()
+    db.session.flush()
     return user
 
 
@@ -152,26 +161,67 @@ def invite_customer(
     locale: str | None = None,
 ) -> str:
     """Mail an invitation to create an account (agents only; works under every policy)."""
+    return invite(actor, email, name, organization, locale).email
+
+
+def invite(
+    actor: Actor,
+    email: str,
+    name: str | None = None,
+    organization: Organization | None = None,
+    locale: str | None = None,
+) -> Invitation:
+    """Record and mail an invitation; an earlier pending one for the address is replaced."""
     if not actor.is_staff:
         raise PermissionDenied("Only agents can invite customers.")
     address = clean_email(email)
     if find_user_by_email(address) is not None:
         raise Conflict(f"{address} has an account already.", {"email": "Has an account."})
+    now = utcnow()
+    for earlier in pending_invitations(address):
+        earlier.revoked_at = now
+    invitation = Invitation(
+        email=address,
+        name=_display_name(address, name),
+        organization_id=organization.id if organization else None,
+        invited_by_id=actor.user.id,
+        created_at=now,
+    )
+    db.session.add(invitation)
+    db.session.flush()
     outbox.enqueue(
         MAIL_INVITATION,
         {
             "email": address,
-            "name": _display_name(address, name),
-            "organization_id": organization.id if organization else None,
+            "name": invitation.name,
+            "organization_id": invitation.organization_id,
+            "invitation_id": invitation.id,
             "inviter": actor.user.name,
             "locale": supported_locale(locale),
         },
     )
-    return address
+    return invitation
+
+
+def pending_invitations(email: str | None = None) -> list[Invitation]:
+    """Invitations not yet accepted, revoked or expired, newest first (for one address)."""
+    query = select(Invitation).where(
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
+        Invitation.created_at > utcnow() - INVITE_MAX_AGE,
+    )
+    if email is not None:
+        query = query.where(Invitation.email == email)
+    return list(db.session.execute(query.order_by(Invitation.id.desc())).scalars())
 
 
 def make_invite_token(email: str, name: str, organization_id: int | None) -> str:
-    return _serializer("invite").dumps({"email": email, "name": name, "org": organization_id})
+    # The link names the address's pending invitation, so revoking it kills the link;
+    # 0 when none is pending any more (revoked before the mail left): the link never works.
+    pending = pending_invitations(email)
+    data = {"email": email, "name": name, "org": organization_id}
+    data["inv"] = pending[0].id if pending else 0
+    return _serializer("invite").dumps(data)
 
 
 def read_invite_token(token: str) -> Grant:
@@ -179,11 +229,17 @@ def read_invite_token(token: str) -> Grant:
     if not isinstance(data.get("email"), str) or not isinstance(data.get("name"), str):
         raise NotFound(INVALID_LINK)
     org = data.get("org")
+    invitation_id = data.get("inv")
+    if invitation_id is not None:  # links mailed before invitations were recorded have none
+        invitation = db.session.get(Invitation, invitation_id) if invitation_id else None
+        if invitation is None or invitation.revoked_at or invitation.accepted_at:
+            raise NotFound(INVALID_LINK)
     return Grant(
         email=data["email"],
         name=data["name"],
         organization_id=org if isinstance(org, int) else None,
         invited=True,
+        invitation_id=invitation_id or None,
     )
 
 
@@ -208,9 +264,19 @@ def make_reset_token(user: User) -> str:
     return _serializer("reset").dumps({"user": user.id, "hash": _hash_fingerprint(user)})
 
 
+def make_welcome_token(user: User) -> str:
+    """A set-password link for a new staff account: lives as long as an invitation, and
+    like a reset link it is spent once a password is set."""
+    return _serializer("welcome").dumps({"user": user.id, "hash": _hash_fingerprint(user)})
+
+
 def read_reset_token(token: str) -> User:
-    """The user a reset link is for; NotFound once the password changed or the link aged."""
-    data = _load("reset", token, RESET_MAX_AGE)
+    """The user a reset (or welcome) link is for; NotFound once the password changed or the
+    link aged."""
+    try:
+        data = _load("reset", token, RESET_MAX_AGE)
+    except NotFound:
+        data = _load("welcome", token, INVITE_MAX_AGE)
     user_id = data.get("user")
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or not user.active or data.get("hash") != _hash_fingerprint(user):
@@ -224,6 +290,22 @@ def reset_password(token: str, password: str) -> User:
     set_password(user, password)
     db.session.flush()
     return user
+
+
+def change_password(user: User, current: str, new: str, repeated: str) -> None:
+    """Set a new password for a signed-in user who knows the current one, and tell them by
+    mail. Raises ValidationError (wrong current password, a mismatch, a weak new one)."""
+    current = current or ""
+    if len(current) > PASSWORD_MAX or not verify_password(user.password_hash, current):
+        wrong = "Your current password is not right."
+        raise ValidationError(wrong, {"current_password": wrong})
+    password = clean_password(new, field="new_password")
+    if password != (repeated or ""):
+        differ = "The two new passwords are not the same."
+        raise ValidationError(differ, {"confirm_password": differ})
+    set_password(user, password)
+    outbox.enqueue(MAIL_CHANGE_NOTICE, {"user_id": user.id, "locale": user.locale})
+    db.session.flush()
 
 
 # --- profile --------------------------------------------------------------------------------

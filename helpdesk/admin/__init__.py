@@ -67,7 +67,11 @@ from helpdesk.admin import (  # noqa: E402,F401
     blocked,
     business,
     canned,
+    changes,
+    customers,
+    invitations,
     mail_templates,
     mailboxes,
     people,
+    teams,
 )

@@ -1,1 +1,239 @@
 """Inbound-mail pages for agents: quarantine, held spam, why a mail was threaded."""
+
+import io
+
+from flask import flash, g, redirect, render_template, request, send_file, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length
+
+from helpdesk.accounts.auth import current_actor
+from helpdesk.agent import bp
+from helpdesk.agent.common import form_errors, local_target, refuse
+from helpdesk.agent.nav import add_nav_item
+from helpdesk.errors import DomainError, NotFound, ValidationError
+from helpdesk.extensions import db
+from helpdesk.mail import review
+from helpdesk.mail.cli import LABELS
+from helpdesk.mail.mailboxes import Mailbox, is_stalled
+from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, Outcome
+from helpdesk.tickets import services
+from helpdesk.tickets.models import Message
+from helpdesk.tickets.moving import move_message
+
+TICKET_NUMBER_MAX = 12
+
+
+class ActionForm(FlaskForm):
+    """Retry, discard, release, delete: nothing but the CSRF token and where to go back."""
+
+    back = HiddenField(validators=[Length(max=500)])
+
+
+class MoveForm(FlaskForm):
+    target = StringField(
+        "Ticket number", validators=[DataRequired(), Length(max=TICKET_NUMBER_MAX)]
+    )
+
+
+def _label(outcome: str) -> str:
+    return {**LABELS, review.DISMISSED: "discarded", review.DELETED: "deleted"}.get(
+        outcome, outcome
+    )
+
+
+@bp.context_processor
+def inbound_helpers():
+    return {"inbound_of": _inbound_of, "mail_label": _label, "mailbox_names": _mailbox_names}
+
+
+def _inbound_of(message: Message):
+    """The received mail behind a message on the ticket page (loaded once per page)."""
+    cache = g.setdefault("inbound_rows", {})
+    if message.ticket_id not in cache:
+        ids = [m.id for m in message.ticket.messages]
+        cache[message.ticket_id] = review.inbound_of_messages(ids)
+    return cache[message.ticket_id].get(message.id)
+
+
+def _mailbox_names() -> dict[int, str]:
+    if "mailbox_names" not in g:
+        g.mailbox_names = dict(db.session.execute(select(Mailbox.id, Mailbox.name)).all())
+    return g.mailbox_names
+
+
+def _stalled_for(actor) -> list[Mailbox]:
+    if actor is None or not actor.is_admin:
+        return []
+    mailboxes = db.session.execute(select(Mailbox).order_by(Mailbox.name)).scalars()
+    return [m for m in mailboxes if is_stalled(m)]
+
+
+@bp.before_request
+def warn_of_stalled_mailboxes():
+    """Admins see on the queue when a mailbox stopped bringing mail in (a banner via flash)."""
+    if request.endpoint != "agent.queue" or request.method != "GET":
+        return
+    stalled = _stalled_for(current_actor())
+    if stalled:
+        names = ", ".join(m.name for m in stalled)
+        flash(f"No mail was fetched for too long from: {names}. See Admin → Mailboxes.", "warning")
+
+
+def _tabs() -> dict:
+    actor = current_actor()
+    return {
+        "quarantine_count": review.quarantine_count(),
+        "held_count": review.held_count(),
+        "stalled": _stalled_for(actor),
+        "action_form": ActionForm(formdata=None),
+    }
+
+
+@bp.get("/mail/quarantine")
+def mail_quarantine():
+    rows = review.quarantined(current_actor())
+    return render_template("agent/inbound_quarantine.html", rows=rows, **_tabs())
+
+
+@bp.get("/mail/spam")
+def mail_spam():
+    actor = current_actor()
+    rows = review.held(actor)
+    bounces = review.unattached_bounces(actor)
+    return render_template("agent/inbound_spam.html", rows=rows, bounces=bounces, **_tabs())
+
+
+@bp.get("/mail/<int:inbound_id>")
+def mail_detail(inbound_id: int):
+    actor = current_actor()
+    row = review.get_inbound(actor, inbound_id)
+    try:
+        headers = review.header_text(actor, row)
+        held = row.outcome in HELD_OUTCOMES or row.outcome in QUARANTINE_OUTCOMES
+        preview = review.preview(actor, row) if held else None
+    except NotFound as exc:
+        headers, preview = exc.message, None
+    return render_template(
+        "agent/inbound_mail.html",
+        row=row,
+        headers=headers,
+        preview=preview,
+        in_quarantine=row.outcome in QUARANTINE_OUTCOMES,
+        is_held=row.outcome in HELD_OUTCOMES,
+        action_form=ActionForm(formdata=None),
+    )
+
+
+@bp.get("/mail/<int:inbound_id>/original.eml")
+def mail_original(inbound_id: int):
+    actor = current_actor()
+    row = review.get_inbound(actor, inbound_id)
+    response = send_file(
+        io.BytesIO(review.original(actor, row)),
+        mimetype="message/rfc822",
+        as_attachment=True,
+        download_name=f"mail-{row.id}.eml",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _act(inbound_id: int, fallback: str, verb):
+    """Run one review verb from a POSTed form; flash what happened and go back."""
+    form = ActionForm()
+    back = local_target(form.back.data, url_for(fallback))
+    if not form.validate_on_submit():
+        form_errors(form)
+        return redirect(back)
+    try:
+        message = verb(current_actor(), inbound_id)
+    except DomainError as exc:
+        refuse(exc)
+        return redirect(back)
+    db.session.commit()
+    flash(message, "info")
+    return redirect(back)
+
+
+def _ingested(result) -> str:
+    what = _label(result.outcome)
+    if result.ticket_number is not None:
+        what += f" #{result.ticket_number}"
+    return what
+
+
+def _retry(actor, inbound_id: int) -> str:
+    result = review.retry_mail(actor, inbound_id)
+    if result.outcome in QUARANTINE_OUTCOMES:
+        return f"Mail {inbound_id} failed again and stays in quarantine: {result.detail}"
+    return f"Mail {inbound_id} was processed: {_ingested(result)}."
+
+
+def _release(actor, inbound_id: int) -> str:
+    result = review.release_mail(actor, inbound_id)
+    if result.outcome == Outcome.QUARANTINED:
+        return f"Mail {inbound_id} was released but failed; it is in quarantine now."
+    return f"Mail {inbound_id} was released: {_ingested(result)}."
+
+
+def _discard(actor, inbound_id: int) -> str:
+    review.discard_mail(actor, inbound_id)
+    return f"Mail {inbound_id} was discarded (the original is kept)."
+
+
+def _delete(actor, inbound_id: int) -> str:
+    review.delete_spam(actor, inbound_id)
+    return f"Mail {inbound_id} was deleted from the spam list."
+
+
+@bp.post("/mail/<int:inbound_id>/retry")
+def mail_retry(inbound_id: int):
+    return _act(inbound_id, "agent.mail_quarantine", _retry)
+
+
+@bp.post("/mail/<int:inbound_id>/discard")
+def mail_discard(inbound_id: int):
+    return _act(inbound_id, "agent.mail_quarantine", _discard)
+
+
+@bp.post("/mail/<int:inbound_id>/release")
+def mail_release(inbound_id: int):
+    return _act(inbound_id, "agent.mail_spam", _release)
+
+
+@bp.post("/mail/<int:inbound_id>/delete")
+def mail_delete(inbound_id: int):
+    return _act(inbound_id, "agent.mail_spam", _delete)
+
+
+@bp.post("/tickets/<int:number>/messages/<int:message_id>/move")
+def move(number: int, message_id: int):
+    actor = current_actor()
+    ticket = services.get_ticket(actor, number)
+    message = db.session.get(Message, message_id)
+    form = MoveForm()
+    if not form.validate_on_submit():
+        form_errors(form)
+        return redirect(url_for("agent.ticket", number=number))
+    target_number = (form.target.data or "").strip().lstrip("#")
+    try:
+        if message is None or message.ticket_id != ticket.id:
+            raise NotFound("That message is not on this ticket.")
+        if not target_number.isdigit():
+            raise ValidationError("Give the number of the ticket to move the message to.")
+        target = services.get_ticket(actor, int(target_number))
+        joined = move_message(actor, message, target)
+    except DomainError as exc:
+        refuse(exc)
+        return redirect(url_for("agent.ticket", number=number))
+    db.session.commit()
+    added = "; its sender now follows that ticket" if joined else ""
+    flash(f"The message was moved to #{target.number}{added}.", "info")
+    return redirect(url_for("agent.ticket", number=number))
+
+
+# The count is on the pages: the navigation shows plain labels.
+add_nav_item("Incoming mail", "agent.mail_quarantine", order=40)

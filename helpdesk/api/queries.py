@@ -14,7 +14,7 @@ from helpdesk.api.search import ticket_text_filter
 from helpdesk.contacts.models import Contact, ContactEmail
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Tag, Ticket, ticket_tags
-from helpdesk.tickets.permissions import can_see_notes, visible_tickets_filter
+from helpdesk.tickets.permissions import visible_tickets_filter
 
 
 def as_id(value: str) -> int | None:
@@ -84,7 +84,7 @@ def ticket_filters(actor: Actor, query: TicketQuery) -> list[ColumnElement[bool]
     if query.updated_since is not None:
         clauses.append(Ticket.updated_at >= query.updated_since)
     if query.q:
-        clauses.append(ticket_text_filter(query.q, include_notes=can_see_notes(actor)))
+        clauses.append(ticket_text_filter(actor, query.q))
     return clauses
 
 

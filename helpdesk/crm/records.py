@@ -4,7 +4,7 @@ import them. Phone numbers are stored in E.164; tax ids upper case without separ
 from flask import current_app
 from sqlalchemy import func, select
 
-from helpdesk import validation
+from helpdesk import audit, validation
 from helpdesk.accounts.models import User
 from helpdesk.contacts.models import (
     Contact,
@@ -102,6 +102,24 @@ def add_domains(org: Organization, raws: list[str]) -> None:
         known.add(domain)
 
 
+def _organization_summary(org: Organization) -> str:
+    domains = ", ".join(sorted(d.domain for d in org.domains)) or "-"
+    phones = ", ".join(p.phone for p in org.phones) or "-"
+    return f"{org.name}; domains: {domains}; tax id: {org.tax_id or '-'}; phones: {phones}"
+
+
+def _contact_summary(contact: Contact) -> str:
+    emails = ", ".join(sorted(e.email for e in contact.emails))
+    organization = contact.organization.name if contact.organization else "-"
+    return f"{contact.name} <{emails}>; organization: {organization}"
+
+
+def _record(actor, what: str, before: str | None, after: str) -> None:
+    """Audit a created or changed record; saving it unchanged leaves no line."""
+    if before != after:
+        audit.record(actor, f"{what}.{'created' if before is None else 'changed'}", before, after)
+
+
 def save_organization(
     actor,
     org: Organization | None,
@@ -122,6 +140,7 @@ def save_organization(
     if len(wanted_domains) > DOMAINS_MAX:
         raise ValidationError(f"At most {DOMAINS_MAX} domains.", {"domains": "Too many."})
     wanted_phones = clean_phones(list(phones))
+    before = _organization_summary(org) if org is not None else None
     if org is None:
         org = Organization(name=clean)
         db.session.add(org)
@@ -134,6 +153,7 @@ def save_organization(
     current = {p.phone: p for p in org.phones}
     org.phones = [current.get(p) or OrganizationPhone(phone=p) for p in wanted_phones]
     db.session.flush()
+    _record(actor, "organization", before, _organization_summary(org))
     return org
 
 
@@ -169,6 +189,7 @@ def save_contact(
         if owner is not None and owner is not contact:
             raise Conflict(f"{address} belongs to {owner.name}.", {"emails": "In use."})
     wanted_phones = clean_phones(list(phones))
+    before = _contact_summary(contact) if contact is not None else None
     if contact is None:
         contact = Contact(name=clean)
         db.session.add(contact)
@@ -188,4 +209,5 @@ def save_contact(
     current = {p.phone: p for p in contact.phones}
     contact.phones = [current.get(p) or ContactPhone(phone=p) for p in wanted_phones]
     db.session.flush()
+    _record(actor, "contact", before, _contact_summary(contact))
     return contact

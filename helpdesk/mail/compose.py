@@ -23,8 +23,10 @@ from helpdesk.mail.delivery import MailStatus, SentMail
 from helpdesk.mail.mailboxes import Mailbox
 from helpdesk.mail.models import InboundMail
 from helpdesk.mail.poller import PollError
+from helpdesk.mail.poller import _forget_token as forget_token
 from helpdesk.mail.templates_store import render_mail
 from helpdesk.outbox.runner import handler
+from helpdesk.settings import business_name
 from helpdesk.tickets.links import make_link_token, ticket_link_url
 from helpdesk.tickets.models import Message, Ticket
 from helpdesk.tickets.states import Status
@@ -80,7 +82,7 @@ def _context(row: SentMail) -> dict:
         message = db.session.get(Message, values["message_id"])
     status = values.get("status") or str(ticket.status)
     return {
-        "helpdesk_name": current_app.config["HELPDESK_NAME"],
+        "helpdesk_name": business_name(),
         "recipient": recipient,
         "ticket": {
             "number": ticket.number,
@@ -125,7 +127,7 @@ def compose(row: SentMail) -> tuple[outbound.OutgoingMail, outbound.Identity]:
     identity = outbound.identity_for(ticket, sep)
     rendered = render_mail(row.kind, row.locale, _context(row))
     in_reply_to, references = outbound.thread_ids(ticket, exclude_message_id=row.message_id)
-    name = current_app.config["HELPDESK_NAME"]
+    name = business_name()
     for_customer = row.user_id is None
     if row.kind == "reply" and row.message is not None and row.message.author_user is not None:
         name = f"{row.message.author_user.name} ({name})"
@@ -166,7 +168,7 @@ def _compose_without_ticket(row: SentMail) -> tuple[outbound.OutgoingMail, outbo
         identity = outbound.Identity(loops.normalize(mailbox.address), mailbox)
     else:
         identity = outbound.identity_for(None)
-    name = current_app.config["HELPDESK_NAME"]
+    name = business_name()
     context = {
         "helpdesk_name": name,
         "recipient": _person(None, row.to_address),
@@ -213,6 +215,8 @@ def transmit_row(row: SentMail) -> str:
     try:
         refused = delivery.transmit(smtp, identity.address, mail.to + mail.cc, data)
     except delivery.PermanentFailure as exc:
+        if isinstance(exc, delivery.SignInRefused) and identity.mailbox is not None:
+            forget_token(identity.mailbox.id)  # the next try asks the provider for a new one
         delivery.mark_failed(row, str(exc)[:1000], final=True)
         return f"refused: {exc}"
     except (smtplib.SMTPException, OSError) as exc:

@@ -37,18 +37,22 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    or_,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk import outbox
+from helpdesk import audit, outbox
+from helpdesk.accounts.actor import Actor
 from helpdesk.contacts.models import ContactEmail
+from helpdesk.errors import PermissionDenied, ValidationError
 from helpdesk.extensions import db
 from helpdesk.mail.mailboxes import Mailbox, MailboxAuth
 from helpdesk.mail.poller import access_token
 from helpdesk.outbox.models import OutboxItem
 from helpdesk.outbox.runner import BACKOFF
 from helpdesk.tickets.models import Delivery, Message, Ticket
+from helpdesk.tickets.permissions import can_work_ticket, visible_tickets_filter
 from helpdesk.timeutil import utcnow
 
 DELIVER = "mail.deliver"
@@ -132,6 +136,10 @@ class PermanentFailure(Exception):
     """The server refused the mail for good (5xx): retrying will not help."""
 
 
+class SignInRefused(PermanentFailure):
+    """The server refused our sign-in (535): the credentials, or the token, need fixing."""
+
+
 def global_settings() -> SmtpSettings | None:
     """The app's Flask-Mail settings, or None when no MAIL_SERVER is configured."""
     config = current_app.config
@@ -179,6 +187,22 @@ def _xoauth2(username: str, token: str):
     return answer
 
 
+def _sign_in(smtp: smtplib.SMTP, settings: SmtpSettings) -> None:
+    try:
+        if settings.auth == "xoauth2":
+            smtp.auth("XOAUTH2", _xoauth2(settings.username, settings.secret))
+        else:
+            smtp.login(settings.username, settings.secret)
+    except smtplib.SMTPAuthenticationError as exc:
+        if exc.smtp_code < 500:  # 454: a temporary failure, worth retrying
+            raise
+        # Retrying with the same credentials only fails again: show it now, resend after a fix.
+        raise SignInRefused(
+            f"the mail server {settings.host} refused the sign-in as {settings.username} "
+            f"({settings.auth}): {_describe(exc)}"
+        ) from exc
+
+
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:
     if settings.security == "ssl":
         context = ssl.create_default_context()
@@ -193,10 +217,7 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
         if settings.username and settings.secret:
-            if settings.auth == "xoauth2":
-                smtp.auth("XOAUTH2", _xoauth2(settings.username, settings.secret))
-            else:
-                smtp.login(settings.username, settings.secret)
+            _sign_in(smtp, settings)
     except BaseException:
         smtp.close()
         raise
@@ -364,3 +385,49 @@ def mails_for_ticket(ticket: Ticket, limit: int = 100) -> list[SentMail]:
             .limit(limit)
         ).scalars()
     )
+
+
+# A queued mail older than this is stuck: the console lists it beside the failed ones.
+STUCK_AFTER = timedelta(minutes=5)
+
+
+def undelivered_mails(actor: Actor, limit: int = 200) -> list[SentMail]:
+    """Mails about tickets the actor may see that failed, or are still queued after
+    STUCK_AFTER, newest first."""
+    stuck = utcnow() - STUCK_AFTER
+    return list(
+        db.session.execute(
+            select(SentMail)
+            .join(Ticket, Ticket.id == SentMail.ticket_id)
+            .where(
+                visible_tickets_filter(actor),
+                or_(
+                    SentMail.status == MailStatus.FAILED,
+                    (SentMail.status == MailStatus.QUEUED) & (SentMail.created_at < stuck),
+                ),
+            )
+            .order_by(SentMail.created_at.desc(), SentMail.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def resend_mail(actor: Actor, row: SentMail) -> int:
+    """Send a failed mail about a ticket again (an agent's reply through
+    tickets.services.resend_message); returns how many mails were queued. Raises
+    PermissionDenied or ValidationError."""
+    from helpdesk.tickets.services import resend_message  # services import this module
+
+    ticket = row.ticket
+    if ticket is None or not can_work_ticket(actor, ticket):
+        raise PermissionDenied("You cannot work on this ticket.")
+    if row.kind == "reply" and row.message is not None:
+        return resend_message(row.message, actor)
+    if row.status != MailStatus.FAILED:
+        raise ValidationError(
+            "Only a mail that was not delivered can be sent again.", {"mail": "Not failed."}
+        )
+    requeue(row)
+    audit.record(actor, "mail_resent", None, f"{row.kind} to {row.to_address}", ticket_id=ticket.id)
+    db.session.flush()
+    return 1

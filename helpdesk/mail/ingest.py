@@ -1,8 +1,10 @@
 """One raw mail in, the right ticket (or the right record) out, exactly once.
 
 The raw bytes go to storage first; then parse, classify, thread and apply, recorded as an
-InboundMail row and committed in one transaction. A mail that fails goes to quarantine with
-its error (the raw stays stored) and can be retried; the mailbox keeps flowing.
+InboundMail row. The poller hands over a batch of mails at a time: one transaction for the
+batch, a savepoint for each mail, the files synced to disk together just before the single
+commit. A mail that fails goes to quarantine with its error (the raw stays stored) and can be
+retried; the rest of its batch and the mailbox keep flowing.
 """
 
 import hashlib
@@ -41,6 +43,20 @@ class IngestResult:
     detail: str  # one human line
 
 
+@dataclass
+class Arrival:
+    """One raw mail to ingest, and where it came from (a mailbox's UID, or nowhere: a file)."""
+
+    raw: bytes
+    mailbox_id: int | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+    @property
+    def place(self) -> dict:
+        return {"mailbox_id": self.mailbox_id, "uidvalidity": self.uidvalidity, "uid": self.uid}
+
+
 def ingest_raw(
     raw: bytes,
     *,
@@ -55,48 +71,151 @@ def ingest_raw(
     a failure rolls back, records the mail as quarantined with the error (raw kept), commits
     that, and returns outcome "quarantined". Raises only when the database itself is unusable
     (or the raw mail cannot be stored: then nothing was recorded, and the mail must stay)."""
-    digest = storage.save_blob(raw)  # before anything else: whatever happens next, it is kept
-    place = {"mailbox_id": mailbox_id, "uidvalidity": uidvalidity, "uid": uid}
-    identity = None
+    arrival = Arrival(raw, mailbox_id, uidvalidity, uid)
+    return ingest_batch([arrival], support_addresses)[0]
+
+
+def ingest_batch(
+    arrivals: Sequence[Arrival], support_addresses: Sequence[str] = ()
+) -> list[IngestResult]:
+    """ingest_raw for several mails in ONE transaction, committed once: a result per mail, in
+    order. Each mail runs in its own savepoint, so a bad one is quarantined without undoing the
+    others. The raw mails and their files are synced to disk together, before the commit that
+    records them. Raises (and records nothing) only when the database is unusable or a file
+    cannot be stored: then every mail of the batch must stay where it is."""
+    limit = _max_size()
+    with storage.synced_together() as files:
+        # Stored and parsed first, without a transaction: the write lock is held for the
+        # database work only.
+        prepared = [_prepare(arrival, limit) for arrival in arrivals]
+        _begin_batch()
+        try:
+            context = _BatchContext(prepared, support_addresses)
+            results = [_ingest_one(item, context) for item in prepared]
+            files.sync()  # raw mails and attachments on disk before the rows that name them
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return results
+
+
+def _begin_batch() -> None:
+    """A fresh transaction that savepoints really nest in.
+
+    SQLite's Python driver begins a transaction only before its first INSERT/UPDATE/DELETE,
+    so a SAVEPOINT that comes first opens the transaction itself, and releasing it would
+    commit. An explicit BEGIN IMMEDIATE avoids that, and takes the write lock now (waiting
+    its turn), so the batch cannot fail halfway because another process wrote meanwhile."""
+    db.session.commit()  # whatever the caller had pending: ingest commits, as it always did
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class _Prepared:
+    """A mail stored and parsed (or the parser's failure), ready for the database work."""
+
+    arrival: Arrival
+    digest: str
+    identity: tuple[str, str] | None = None  # (message key, body hash)
+    headers: ParsedMail | None = None
+    mail: ParsedMail | None = None  # None when too large (or not parsed)
+    failure: str | None = None
+
+
+def _prepare(arrival: Arrival, limit: int) -> _Prepared:
+    # Stored before anything else: whatever happens next, it is kept.
+    digest = storage.save_blob(arrival.raw)
+    try:
+        identity, headers, mail = _identify(arrival.raw, digest, limit)
+    except Exception as exc:
+        return _Prepared(arrival, digest, failure=_failure(exc))
+    return _Prepared(arrival, digest, identity, headers, mail)
+
+
+class _BatchContext:
+    """What every mail of a batch shares: our addresses, and the rows already recorded for
+    its UIDs and its identities (kept up to date as the batch records more)."""
+
+    def __init__(self, prepared: Sequence[_Prepared], support_addresses: Sequence[str]):
+        self.support_addresses = support_addresses
+        self.ours = our_addresses(support_addresses)
+        self.by_place = _earlier_by_places([item.arrival for item in prepared])
+        self.by_identity = _earlier_by_identities([i.identity for i in prepared if i.identity])
+
+    def recorded(self, row: InboundMail) -> None:
+        self.by_identity[(row.mail_message_id, row.content_sha256)] = row
+        if self.by_place is not None and row.uid is not None:
+            self.by_place[row.uid] = row
+
+
+def _ingest_one(item: _Prepared, context: _BatchContext) -> IngestResult:
+    """One mail of the batch in a savepoint of its own: a duplicate, recorded, or (on any
+    failure, which the savepoint undoes) quarantined."""
     for attempt in (1, 2):
         try:
-            earlier = _earlier_by_place(place)
-            if earlier is not None:
-                return _duplicate(earlier)
-            identity, headers, mail = _identify(raw, digest)
-            earlier = _earlier_by_identity(*identity)
-            if earlier is not None:
-                return _duplicate(earlier)
-            row = InboundMail(
-                raw_sha256=digest,
-                raw_size=len(raw),
-                mail_message_id=identity[0],
-                content_sha256=identity[1],
-                outcome=Outcome.QUARANTINED,  # until decided; all of it commits at once
-                sender=(headers.from_address or "")[:254] or None,
-                subject=headers.subject[:250] or None,
-                attempts=1,
-                **place,
-            )
-            db.session.add(row)
-            db.session.flush()  # claims the identity: a concurrent twin waits here, then fails
-            if mail is None:
-                _record_too_large(row, raw, headers, support_addresses)
-            else:
-                apply_mail(row, mail, support_addresses)
-            result = _result(row)
-            db.session.commit()
-            return result
+            with db.session.begin_nested():
+                earlier = _earlier(item, context, look_again=attempt == 2)
+                if earlier is not None:
+                    return _duplicate(earlier)
+                if item.failure is not None:
+                    break  # the parser failed
+                row = _record(item, context)
+            context.recorded(row)
+            return _result(row)
         except IntegrityError as exc:
             # A twin committed first (then we are a duplicate), or someone created the same
             # contact at the same moment (then a second attempt finds it).
-            db.session.rollback()
             if attempt == 2:
-                return _quarantine(raw, digest, identity, place, _failure(exc))
+                return _quarantine(item, _failure(exc), context)
         except Exception as exc:
-            db.session.rollback()
-            return _quarantine(raw, digest, identity, place, _failure(exc))
-    raise AssertionError("unreachable")
+            return _quarantine(item, _failure(exc), context)
+    return _quarantine(item, item.failure, context)
+
+
+def _earlier(item: _Prepared, context: _BatchContext, look_again: bool) -> InboundMail | None:
+    """The row of an earlier delivery of this mail: from the batch's look-ups, or (after a
+    conflict, when another process may have committed one since) from the database."""
+    arrival, identity = item.arrival, item.identity
+    if context.by_place is None or look_again:
+        earlier = _earlier_by_place(arrival.place)
+    else:
+        earlier = context.by_place.get(arrival.uid)
+    if earlier is not None or identity is None:
+        return earlier
+    if look_again:
+        return _earlier_by_identity(*identity)
+    return context.by_identity.get(identity)
+
+
+def _record(item: _Prepared, context: _BatchContext) -> InboundMail:
+    """Apply the mail and write its row (flushed: a twin's unique index fails here)."""
+    raw, headers = item.arrival.raw, item.headers
+    row = InboundMail(
+        raw_sha256=item.digest,
+        raw_size=len(raw),
+        mail_message_id=item.identity[0],
+        content_sha256=item.identity[1],
+        outcome=Outcome.QUARANTINED,  # until decided
+        sender=(headers.from_address or "")[:254] or None,
+        subject=headers.subject[:250] or None,
+        attempts=1,
+        **item.arrival.place,
+    )
+    if item.mail is None:
+        db.session.add(row)
+        db.session.flush()  # the notice names the row
+        _record_too_large(row, raw, headers, context.support_addresses)
+    else:
+        apply_mail(row, item.mail, context.support_addresses, ours=context.ours)
+        # Added only now, so it is written once (not inserted, then updated twice); a twin
+        # that another process committed meanwhile fails here, and the savepoint undoes
+        # everything this mail did.
+        db.session.add(row)
+    db.session.flush()
+    return row
 
 
 def retry(inbound_id: int, support_addresses: Sequence[str] = ()) -> IngestResult:
@@ -146,10 +265,9 @@ def _reprocess(row: InboundMail, support_addresses: Sequence[str], release: bool
 # ---- identity and records -----------------------------------------------------------------
 
 
-def _identify(raw: bytes, digest: str):
+def _identify(raw: bytes, digest: str, limit: int):
     """(Message-ID or "sha256:<raw hash>", body hash), the headers, and the parsed mail
     (None when it is too large: then only its headers are read)."""
-    limit = _max_size()
     mail = parse_message(raw, limit) if len(raw) <= limit else None
     headers = mail or parse_message(header_block(raw) + b"\n\n")
     return (_message_key(headers.message_id, digest), _body_sha256(raw)), headers, mail
@@ -191,6 +309,39 @@ def _earlier_by_place(place: dict) -> InboundMail | None:
     ).scalar_one_or_none()
 
 
+def _earlier_by_places(arrivals: Sequence[Arrival]) -> dict[int, InboundMail] | None:
+    """Rows already recorded for the batch's UIDs, by UID, in one query when they are all of
+    one mailbox folder (None otherwise: then each mail is looked up on its own)."""
+    places = {(a.mailbox_id, a.uidvalidity) for a in arrivals}
+    uids = [a.uid for a in arrivals]
+    if len(places) != 1 or None in uids or len(set(uids)) != len(uids):
+        return None
+    (mailbox_id, uidvalidity), found = places.pop(), {}
+    if mailbox_id is None:
+        return None
+    for start in range(0, len(uids), 500):
+        rows = db.session.execute(
+            select(InboundMail).where(
+                InboundMail.mailbox_id == mailbox_id,
+                InboundMail.uidvalidity == uidvalidity,
+                InboundMail.uid.in_(uids[start : start + 500]),
+            )
+        ).scalars()
+        found.update((row.uid, row) for row in rows)
+    return found
+
+
+def _earlier_by_identities(identities: list[tuple[str, str]]) -> dict:
+    """Rows already recorded for any of these (message key, body hash) pairs, by pair."""
+    keys, found = sorted({key for key, _content in identities}), {}
+    for start in range(0, len(keys), 500):
+        rows = db.session.execute(
+            select(InboundMail).where(InboundMail.mail_message_id.in_(keys[start : start + 500]))
+        ).scalars()
+        found.update(((row.mail_message_id, row.content_sha256), row) for row in rows)
+    return found
+
+
 def _earlier_by_identity(message_key: str, content_sha256: str) -> InboundMail | None:
     return db.session.execute(
         select(InboundMail).where(
@@ -211,9 +362,10 @@ def _result(row: InboundMail) -> IngestResult:
     return IngestResult(row.outcome, number, row.id, row.detail or "")
 
 
-def _quarantine(raw, digest, identity, place, error: str) -> IngestResult:
-    """Record the failed mail (a new transaction); a duplicate if a twin got in first."""
-    message_key, content = identity or (f"sha256:{digest}", _body_sha256(raw))
+def _quarantine(item: _Prepared, error: str, context: _BatchContext) -> IngestResult:
+    """Record the failed mail (in a savepoint of its own); a duplicate if a twin got in first."""
+    raw, digest, place = item.arrival.raw, item.digest, item.arrival.place
+    message_key, content = item.identity or (f"sha256:{digest}", _body_sha256(raw))
     earlier = _earlier_by_place(place) or _earlier_by_identity(message_key, content)
     if earlier is not None:
         return _duplicate(earlier)
@@ -230,15 +382,15 @@ def _quarantine(raw, digest, identity, place, error: str) -> IngestResult:
         **place,
     )
     _summarize_headers(row, raw)
-    db.session.add(row)
     try:
-        db.session.commit()
+        with db.session.begin_nested():
+            db.session.add(row)
     except IntegrityError:  # a twin was recorded in the meantime
-        db.session.rollback()
         earlier = _earlier_by_place(place) or _earlier_by_identity(message_key, content)
         if earlier is None:
             raise
         return _duplicate(earlier)
+    context.recorded(row)
     return _result(row)
 
 

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from helpdesk.errors import DomainError, NotFound
 from helpdesk.extensions import db
+from helpdesk.portal.guest import invalid_ticket_link
 from helpdesk.settings import get_setting
 from helpdesk.tickets.links import LinkAccess, open_link
 from helpdesk.tickets.models import Channel
@@ -54,8 +55,8 @@ def _page(access: LinkAccess, token: str, status: int = 200, **extra):
     return page, status
 
 
-def _invalid():
-    return render_template("portal/link_invalid.html", kind="ticket"), 404
+def _invalid(token: str):
+    return invalid_ticket_link(token)  # with the fresh-link form for an old, authentic link
 
 
 @bp.get("/not-solved/<token>")
@@ -63,7 +64,7 @@ def not_solved(token: str):
     """Ask before reopening: a GET never changes anything."""
     access = _access(token)
     if access is None:
-        return _invalid()
+        return _invalid(token)
     return _page(access, token)
 
 
@@ -72,7 +73,7 @@ def reopen(token: str):
     """Reopen the resolved ticket (or, after the reopen window, start a linked new one)."""
     access = _access(token)
     if access is None:
-        return _invalid()
+        return _invalid(token)
     state = _state(access)
     comment = (request.form.get("comment") or "").strip()
     if state in ("open", "closed") or (state == "late" and not comment):

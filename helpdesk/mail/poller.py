@@ -1,7 +1,8 @@
-"""The IMAP poller: IMAP I/O only. It fetches new mail without marking it, hands each message
-to ingest_raw (which stores, threads and commits), and only then marks it \\Seen or moves it.
+"""The IMAP poller: IMAP I/O only. It fetches new mail without marking it, a batch at a time,
+hands the batch to ingest_batch (which stores, threads and commits it in one transaction), and
+only then marks its messages \\Seen or moves them.
 
-Killed at any moment, it loses nothing: an unmarked message is fetched again and ingest_raw
+Killed at any moment, it loses nothing: an unmarked message is fetched again and ingest
 answers "duplicate" for it. One thread per mailbox; IDLE where the server offers it, polling
 otherwise; on any connection or server error it reconnects with exponential back-off.
 """
@@ -9,6 +10,7 @@ otherwise; on any connection or server error it reconnects with exponential back
 import contextlib
 import hashlib
 import logging
+import os
 import random
 import threading
 import time
@@ -54,7 +56,9 @@ LABELS = {  # ingest outcome -> (one, many), for the summary line
 
 
 def setting(name: str) -> float:
-    return float(current_app.config.get(name, DEFAULTS[name]))
+    """From the app config, else the environment (for tuning a poller), else the default."""
+    value = current_app.config.get(name)
+    return float(value if value is not None else os.environ.get(name, DEFAULTS[name]))
 
 
 class PollError(Exception):
@@ -350,7 +354,7 @@ class MailboxPoller:
 
     def _drain(self, client: IMAPClient) -> Counter:
         """Ingest everything new in the folder; return the outcomes."""
-        from helpdesk.mail.ingest import ingest_raw
+        from helpdesk.mail.ingest import Arrival, ingest_batch
 
         mailbox = self._mailbox()
         folder, processed = mailbox.folder, mailbox.processed_folder
@@ -368,21 +372,17 @@ class MailboxPoller:
         counts: Counter = Counter()
         for batch in _batches(client, _pending_uids(client, processed, last_uid)):
             fetched = client.fetch(batch, ["BODY.PEEK[]"])
-            done = []
-            for uid in batch:
-                raw = fetched.pop(uid, {}).get(b"BODY[]")
-                if raw is None:  # expunged by someone else meanwhile
-                    continue
-                result = ingest_raw(
-                    raw,
-                    mailbox_id=self.mailbox_id,
-                    uidvalidity=uidvalidity,
-                    uid=uid,
-                    support_addresses=addresses,
-                )
-                counts[str(result.outcome)] += 1
-                done.append(uid)
+            arrivals = [
+                Arrival(raw, self.mailbox_id, uidvalidity, uid)
+                for uid in batch
+                if (raw := fetched.pop(uid, {}).get(b"BODY[]")) is not None  # else expunged
+            ]
             del fetched
+            # One transaction for the batch; nothing is marked on the server before it commits.
+            results = ingest_batch(arrivals, addresses) if arrivals else []
+            counts.update(str(result.outcome) for result in results)
+            done = [arrival.uid for arrival in arrivals]
+            del arrivals
             _mark_done(client, done, processed)
             last_uid = max([last_uid or 0, *batch])
             self._record(uidvalidity=uidvalidity, last_uid=last_uid)

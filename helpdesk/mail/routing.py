@@ -46,13 +46,19 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 def apply_mail(
-    row: InboundMail, mail: ParsedMail, support_addresses: Sequence[str], release: bool = False
+    row: InboundMail,
+    mail: ParsedMail,
+    support_addresses: Sequence[str],
+    release: bool = False,
+    *,
+    ours: set[str] | None = None,
 ) -> None:
-    """Decide what the mail is and act on it; fills the row's outcome, ticket and reasons."""
+    """Decide what the mail is and act on it; fills the row's outcome, ticket and reasons.
+    `ours` is our_addresses(support_addresses), when the caller has it already."""
     row.sender = (mail.from_address or "")[:254] or None
     row.subject = mail.subject[:250] or None
     secret = current_app.config["SECRET_KEY"]
-    ours = our_addresses(support_addresses)
+    ours = our_addresses(support_addresses) if ours is None else ours
     classification = classify(mail)
     own = _own_mail_reason(mail, ours, secret)
     if own:
@@ -66,6 +72,7 @@ def apply_mail(
         return
     kind = classification.kind
     lookup = DatabaseLookup()
+    queued = len(db.session.info.get(SESSION_KEY) or [])  # side effects of earlier mails
     if kind is MailKind.BOUNCE:
         _apply_bounce(row, mail, classification, lookup, secret)
         return
@@ -81,9 +88,9 @@ def apply_mail(
         row.outcome = Outcome.RECEIPT if kind is MailKind.RECEIPT else Outcome.AUTO_REPLY
         row.detail = "; ".join(classification.reasons) + ": no ticket to attach it to, recorded"
     elif decision.ticket_number is not None:
-        _apply_reply(row, mail, classification, decision)
+        _apply_reply(row, mail, classification, decision, queued)
     else:
-        _apply_new_ticket(row, mail, classification, ours)
+        _apply_new_ticket(row, mail, classification, ours, queued)
 
 
 def _apply_bounce(row, mail, classification: Classification, lookup, secret: str) -> None:
@@ -140,7 +147,9 @@ def _attach_automatic(row, mail: ParsedMail, classification: Classification, dec
     row.detail = f"{what}: attached, the status left as it was"
 
 
-def _apply_reply(row, mail: ParsedMail, classification: Classification, decision: Decision):
+def _apply_reply(
+    row, mail: ParsedMail, classification: Classification, decision: Decision, queued: int
+):
     ticket = _ticket(decision.ticket_number)
     author = _sender_contact(mail)
     joined = decision.new_participant and add_mail_participant(ticket, author)
@@ -163,7 +172,7 @@ def _apply_reply(row, mail: ParsedMail, classification: Classification, decision
         row.detail = f"from {_who(author)}, a follow-up to the closed #{ticket.number}"
         quiet = _why_not_acknowledged(classification, author)
         if quiet:
-            _withdraw_acknowledgement()
+            _withdraw_acknowledgement(queued)
             row.detail += f"; not acknowledged ({quiet})"
     else:
         row.outcome = Outcome.REPLY
@@ -172,7 +181,9 @@ def _apply_reply(row, mail: ParsedMail, classification: Classification, decision
         row.detail += "; a new participant"
 
 
-def _apply_new_ticket(row, mail: ParsedMail, classification: Classification, ours) -> None:
+def _apply_new_ticket(
+    row, mail: ParsedMail, classification: Classification, ours, queued: int
+) -> None:
     requester = _sender_contact(mail)
     subject = _clean_line(mail.subject)[:SUBJECT_MAX].strip() or "(no subject)"
     ticket = open_ticket(
@@ -192,7 +203,7 @@ def _apply_new_ticket(row, mail: ParsedMail, classification: Classification, our
     row.detail = f"from {_who(requester)}"
     quiet = _why_not_acknowledged(classification, requester)
     if quiet:
-        _withdraw_acknowledgement()
+        _withdraw_acknowledgement(queued)
         row.detail += f"; not acknowledged ({quiet})"
 
 
@@ -208,9 +219,10 @@ def _why_not_acknowledged(classification: Classification, requester: Contact) ->
     return None
 
 
-def _withdraw_acknowledgement() -> None:
-    """Drop the acknowledgement open_ticket queued in this transaction (not yet sent)."""
-    ids = db.session.info.get(SESSION_KEY) or []
+def _withdraw_acknowledgement(queued: int) -> None:
+    """Drop the acknowledgement open_ticket queued for this mail (not yet sent); the first
+    `queued` ids are earlier mails' of the same batch, whose acknowledgements stand."""
+    ids = (db.session.info.get(SESSION_KEY) or [])[queued:]
     if ids:
         db.session.execute(
             delete(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.kind == ACKNOWLEDGE)

@@ -10,6 +10,7 @@ from email.utils import make_msgid, parseaddr
 from flask import current_app
 
 from helpdesk.mail import delivery, outbound
+from helpdesk.settings import business_name
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def send_mail(
     sender = sender or config["HELPDESK_SUPPORT_ADDRESS"]
     mail = outbound.OutgoingMail(
         sender=sender,
-        sender_name=name or config["HELPDESK_NAME"],
+        sender_name=name or business_name(),
         to=list(to),
         subject=" ".join(subject.split()),
         text=text,

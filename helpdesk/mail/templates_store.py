@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import force_locale, get_translations
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from helpdesk import audit
 from helpdesk.accounts.actor import Actor
 from helpdesk.errors import PermissionDenied, ValidationError
 from helpdesk.extensions import db
@@ -63,8 +64,19 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return get_translations().ungettext(singular, plural, n)
 
 
+class _MailSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, without `**`: `{{ 9 ** 9 ** 9 }}` would keep a worker busy for hours."""
+
+    intercepted_binops = frozenset(["**"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**":
+            raise SecurityError("The ** operator is not available in mail templates.")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _MailSandbox(
         loader=FileSystemLoader(FOLDER),
         autoescape=autoescape,
         extensions=["jinja2.ext.i18n"],
@@ -140,16 +152,40 @@ def sample_context() -> dict:
     }
 
 
-def _check(env, source: str, field: str) -> None:
+def _problem(exc: TemplateError) -> str:
+    """What is wrong with a template, with the line for a syntax error."""
+    reason = exc.message or exc.__class__.__name__
+    if isinstance(exc, TemplateSyntaxError) and exc.lineno:
+        return f"line {exc.lineno}: {reason}"
+    return reason
+
+
+def _check(env, source: str, field: str, label: str) -> None:
     if len(source) > MAX_SOURCE:
-        raise ValidationError("The template is too long.", {field: "Too long."})
+        raise ValidationError(f"The {label} is too long.", {field: "Too long."})
     try:
         env.from_string(source).render(sample_context())
     except TemplateError as exc:
-        raise ValidationError(
-            f"The template does not work: {exc.message or exc.__class__.__name__}",
-            {field: exc.message or "Invalid."},
-        ) from None
+        problem = _problem(exc)
+        raise ValidationError(f"The {label} does not work: {problem}", {field: problem}) from None
+    except Exception as exc:  # noqa: BLE001  (a business's template may fail in any way: 1/0)
+        problem = f"{exc.__class__.__name__}: {exc}"[:300]
+        raise ValidationError(f"The {label} does not work: {problem}", {field: problem}) from None
+
+
+def preview_mail(kind: str, locale: str, *, subject: str, body_text: str, body_html: str):
+    """The mail these sources make with the sample values, as `render_mail` would send it;
+    ValidationError says which part fails and where."""
+    kind, locale = _key(kind, locale)
+    with force_locale(locale):
+        _check(_TEXT_STRICT, subject, "subject", "subject")
+        _check(_TEXT_STRICT, body_text, "body_text", "text")
+        _check(_HTML_STRICT, body_html, "body_html", "HTML")
+        context = sample_context()
+        subject = _TEXT.from_string(subject).render(context)
+        text = _TEXT.from_string(body_text).render(context)
+        html = _HTML.from_string(body_html).render(context)
+    return RenderedMail(" ".join(subject.split()), text.strip() + "\n", html)
 
 
 def _require_admin(actor: Actor) -> None:
@@ -175,17 +211,20 @@ def save_template(
     values of `sample_context`) or ValidationError says where it fails."""
     _require_admin(actor)
     kind, locale = _key(kind, locale)
-    with force_locale(locale):
-        _check(_TEXT_STRICT, subject, "subject")
-        _check(_TEXT_STRICT, body_text, "body_text")
-        _check(_HTML_STRICT, body_html, "body_html")
     if not subject.strip() or not body_text.strip():
         raise ValidationError("A mail needs a subject and a text.", {"subject": "Required."})
-    row = override(kind, locale) or MailTemplate(kind=kind, locale=locale)
-    db.session.add(row)
+    preview_mail(kind, locale, subject=subject, body_text=body_text, body_html=body_html)
+    row = override(kind, locale)
+    old = "custom" if row is not None else "default"
+    if row is None:
+        row = MailTemplate(kind=kind, locale=locale)
+        db.session.add(row)
     row.subject, row.body_text, row.body_html = subject, body_text, body_html
     row.updated_at = utcnow()
     row.updated_by_id = actor.user.id if actor.user else None
+    audit.record(
+        actor, "mail_template.changed", f"{kind} {locale}: {old}", f"{kind} {locale}: custom"
+    )
     db.session.flush()
     return row
 
@@ -193,7 +232,10 @@ def save_template(
 def reset_template(actor: Actor, kind: str, locale: str) -> None:
     """Drop the business's wording: the built-in one applies again."""
     _require_admin(actor)
-    row = override(*_key(kind, locale))
+    kind, locale = _key(kind, locale)
+    row = override(kind, locale)
     if row is not None:
         db.session.delete(row)
+        where = f"{kind} {locale}"
+        audit.record(actor, "mail_template.reset", f"{where}: custom", f"{where}: default")
         db.session.flush()

@@ -1,23 +1,30 @@
-"""Portal account pages: sign up, confirm, accept an invitation, reset a password, profile."""
+"""Portal account pages: sign up, confirm, accept an invitation, reset or change a password,
+profile."""
 
 import pytz
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from helpdesk.accounts import signup
-from helpdesk.accounts.auth import current_actor, home_for
+from helpdesk.accounts.auth import current_actor, home_for, keep_signed_in, sign_in
 from helpdesk.accounts.signup import lifetimes
 from helpdesk.errors import DomainError, NotFound
 from helpdesk.extensions import db
 from helpdesk.i18n import COOKIE, LOCALES, chosen_locale, remember_locale
 from helpdesk.portal import bp, messages
-from helpdesk.portal.forms import PasswordForm, ProfileForm, ResetRequestForm, SignupForm
-from helpdesk.portal.limits import per_address, per_ip
+from helpdesk.portal.forms import (
+    ChangePasswordForm,
+    PasswordForm,
+    ProfileForm,
+    ResetRequestForm,
+    SignupForm,
+)
+from helpdesk.portal.limits import per_account, per_address, per_ip
 from helpdesk.settings import get_setting
-from helpdesk.validation import PASSWORD_MIN
+from helpdesk.validation import PASSWORD_MAX, PASSWORD_MIN
 
 SENT_TO = "portal_mail_sent_to"
 
@@ -31,11 +38,6 @@ def _failed(exc: DomainError) -> dict:
 def _invalid_link(kind: str):
     page = render_template("portal/link_invalid.html", kind=kind)
     return page, 404
-
-
-def _start_session(user) -> None:
-    session.clear()  # a fresh session on sign-in: no fixation
-    login_user(user)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -92,7 +94,7 @@ def _complete(grant: signup.Grant, kind: str):
     except DomainError as exc:
         return _finish_page(grant, form, _failed(exc), 400, kind)
     db.session.commit()
-    _start_session(user)
+    sign_in(user)
     flash(_("Welcome! Your account is ready."), "info")
     return redirect(url_for("portal.my_tickets"))
 
@@ -154,7 +156,7 @@ def reset_password(token: str):
             errors, status = _failed(exc), 400
         else:
             db.session.commit()
-            _start_session(user)
+            sign_in(user)
             flash(_("Your password is changed."), "info")
             return redirect(home_for(user))
     page = render_template(
@@ -203,3 +205,40 @@ def account():
             return response
     g.page_url = url_for("portal.account")
     return render_template("portal/account.html", form=form, errors=errors), status
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@per_ip("HELPDESK_RESET_RATE_LIMIT")
+@per_account("HELPDESK_RESET_RATE_LIMIT")
+def change_password():
+    """Current password, the new one twice; every other session of the user ends."""
+    user = current_actor().user
+    form = ChangePasswordForm()
+    errors, status = {}, 200
+    if form.validate_on_submit():
+        try:
+            signup.change_password(
+                user,
+                form.current_password.data,
+                form.new_password.data,
+                form.confirm_password.data,
+            )
+        except DomainError as exc:
+            errors, status = _failed(exc), 400
+        else:
+            db.session.commit()
+            keep_signed_in(user)
+            flash(_("Your password is changed. Other devices are signed out."), "info")
+            return redirect(url_for("portal.account"))
+    elif request.method == "POST":
+        status = 400
+    g.page_url = url_for("portal.change_password")
+    page = render_template(
+        "portal/change_password.html",
+        form=form,
+        errors=errors,
+        password_min=PASSWORD_MIN,
+        password_max=PASSWORD_MAX,
+    )
+    return page, status

@@ -63,3 +63,13 @@ class ProfileForm(FlaskForm):
     name = StringField(_l("Your name"))
     locale = SelectField(_l("Language"), choices=[], validate_choice=False)
     timezone = SelectField(_l("Time zone"), choices=[], validate_choice=False)
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"))
+    new_password = PasswordField(_l("New password"))
+    confirm_password = PasswordField(_l("New password, again"))
+
+
+class FreshLinkForm(FlaskForm):
+    email = EmailField(_l("E-mail address"))

@@ -45,6 +45,8 @@ _FIXED = {
     "Please choose a language from the list.": N_("Please choose a language from the list."),
     "Please choose a time zone from the list.": N_("Please choose a time zone from the list."),
     "Unknown.": N_("Unknown value."),
+    "Your current password is not right.": N_("Your current password is not right."),
+    "The two new passwords are not the same.": N_("The two new passwords are not the same."),
     "A closed ticket cannot change; a reply opens a new ticket.": N_(
         "This request is closed; a reply opens a new request."
     ),

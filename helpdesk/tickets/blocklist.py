@@ -1,14 +1,20 @@
-"""Blocked senders: addresses and whole domains whose mail the poller drops as spam."""
+"""Blocked senders: addresses and whole domains whose mail the poller holds as spam.
+
+Agents block a sender with "mark as spam"; administrators list, add and remove them with
+`block_sender`/`unblock_sender`, which leave a line in the admin change log."""
 
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.errors import ValidationError
+from helpdesk import audit
+from helpdesk.errors import Conflict, NotFound, ValidationError
 from helpdesk.extensions import db
 from helpdesk.timeutil import utcnow
-from helpdesk.validation import clean_email
+from helpdesk.validation import EMAIL_MAX, clean_domain, clean_email
+
+REASON_MAX = 200
 
 
 class BlockedSender(db.Model):
@@ -21,6 +27,12 @@ class BlockedSender(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    created_by = relationship("User")
+
+    @property
+    def is_domain(self) -> bool:
+        return self.pattern.startswith("@")
 
 
 def pattern_for(address: str, *, whole_domain: bool) -> str:
@@ -56,3 +68,55 @@ def block(pattern: str, *, reason: str | None = None, by_user_id: int | None = N
             )
         )
         db.session.flush()
+
+
+def parse_pattern(text: str | None) -> str:
+    """An address ("bob@example.com") or a domain ("example.com" or "@example.com") as a
+    pattern. Raises ValidationError."""
+    raw = (text or "").strip()
+    if len(raw) > EMAIL_MAX:
+        raise ValidationError("That is too long for an address or a domain.", {"pattern": "Long."})
+    if "@" in raw.lstrip("@"):
+        return clean_email(raw, "pattern")
+    return "@" + clean_domain(raw, "pattern")
+
+
+def blocked_senders() -> list[BlockedSender]:
+    """Every blocked address and domain, newest first."""
+    stmt = select(BlockedSender).order_by(BlockedSender.created_at.desc(), BlockedSender.id.desc())
+    return list(db.session.execute(stmt).scalars())
+
+
+def block_sender(actor, text: str, *, reason: str | None = None) -> BlockedSender:
+    """Block an address or a domain (admins). Raises PermissionDenied, ValidationError,
+    Conflict when it is blocked already."""
+    audit.require_admin(actor, "block senders")
+    pattern = parse_pattern(text)
+    reason = " ".join((reason or "").split())
+    if len(reason) > REASON_MAX:
+        raise ValidationError(
+            f"The reason is too long (at most {REASON_MAX} characters).", {"reason": "Long."}
+        )
+    if db.session.execute(select(BlockedSender).where(BlockedSender.pattern == pattern)).first():
+        raise Conflict(f"{pattern} is blocked already.")
+    row = BlockedSender(
+        pattern=pattern, reason=reason or None, created_by_id=actor.user.id, created_at=utcnow()
+    )
+    db.session.add(row)
+    audit.record(actor, "blocked_sender.added", None, pattern)
+    db.session.flush()
+    return row
+
+
+def unblock_sender(actor, blocked_id: int) -> str:
+    """Accept mail from the address or domain again (admins); returns the pattern.
+    Raises PermissionDenied, NotFound."""
+    audit.require_admin(actor, "unblock senders")
+    row = db.session.get(BlockedSender, blocked_id)
+    if row is None:
+        raise NotFound("That sender is not blocked (any more).")
+    pattern = row.pattern
+    db.session.delete(row)
+    audit.record(actor, "blocked_sender.removed", pattern, None)
+    db.session.flush()
+    return pattern

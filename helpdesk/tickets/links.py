@@ -2,7 +2,9 @@
 
 A link is stateless: it carries the ticket number and the ticket's `link_epoch`, signed with the
 app's secret and stamped with the time it was made. It stops working when it is older than the
-`link_days` setting, or when an agent bumps the epoch (`revoke_links`).
+`link_days` setting, or when an agent bumps the epoch (`revoke_links`). Whoever holds such a
+dead link may ask for a fresh one, which is mailed only to the ticket's requester or participants
+(`request_fresh_link`).
 """
 
 from dataclasses import dataclass
@@ -11,16 +13,18 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from helpdesk import audit, outbox
 from helpdesk.accounts.actor import Actor
 from helpdesk.errors import NotFound, PermissionDenied
 from helpdesk.extensions import db
 from helpdesk.settings import get_setting
 from helpdesk.tickets import permissions
-from helpdesk.tickets.models import AuditEvent, Ticket
-from helpdesk.timeutil import utcnow
+from helpdesk.tickets.models import Ticket
+from helpdesk.validation import clean_email
 
 SALT = "helpdesk.ticket-link"
 INVALID = "This link is invalid or has expired."
+MAIL_FRESH_LINK = "mail.ticket_link"
 
 
 @dataclass(frozen=True)
@@ -69,16 +73,41 @@ def revoke_links(ticket: Ticket, actor: Actor) -> int:
     if not permissions.can_work_ticket(actor, ticket):
         raise PermissionDenied("Only agents can revoke a ticket's links.")
     ticket.link_epoch += 1
-    db.session.add(
-        AuditEvent(
-            ticket_id=ticket.id,
-            actor_user_id=actor.user.id if actor.user else None,
-            actor_label=actor.label[:200],
-            action="links_revoked",
-            old_value=str(ticket.link_epoch - 1),
-            new_value=str(ticket.link_epoch),
-            created_at=utcnow(),
-        )
+    audit.record(
+        actor, "links_revoked", ticket.link_epoch - 1, ticket.link_epoch, ticket_id=ticket.id
     )
     db.session.flush()
     return ticket.link_epoch
+
+
+def linked_ticket(token: str) -> Ticket | None:
+    """The ticket an authentic link was made for, however old or revoked; None for a
+    tampered one. Grants nothing: it only lets the holder ask for a fresh link."""
+    try:
+        number = int(_serializer().loads(token)["n"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    return db.session.execute(select(Ticket).where(Ticket.number == number)).scalar_one_or_none()
+
+
+def _recipients(ticket: Ticket) -> set[str]:
+    """The addresses the ticket's mails go to: its requester's and its participants'."""
+    contacts = [ticket.requester, *(p.contact for p in ticket.participants)]
+    addresses = {entry.email for contact in contacts if contact for entry in contact.emails}
+    if ticket.requester is not None and ticket.requester.user is not None:
+        addresses.add(ticket.requester.user.email)
+    return addresses
+
+
+def request_fresh_link(token: str, email: str, locale: str | None = None) -> str:
+    """Mail a fresh link to the ticket of an old `token` if `email` is one its mails go to;
+    the same answer either way, so it reveals nothing. Returns the address. Raises NotFound
+    for a tampered link, ValidationError for a malformed address."""
+    address = clean_email(email)
+    ticket = linked_ticket(token)
+    if ticket is None:
+        raise NotFound(INVALID)
+    if address in _recipients(ticket):
+        payload = {"ticket_id": ticket.id, "email": address, "locale": locale}
+        outbox.enqueue(MAIL_FRESH_LINK, payload)
+    return address

@@ -2,7 +2,8 @@
 engine: SQLite FTS5, or PostgreSQL tsvector with GIN indexes.
 
 The search tables are created by the console migration (0002_console) and kept in sync by
-triggers, so every writer (web, API, mail poller, seed) is indexed without thinking of it:
+triggers, so every writer (web, API, mail poller) is indexed without thinking of it; only the
+bulk seed pauses them and indexes its rows at once (helpdesk.seed_index):
 
 - `fts_tickets`: one row per ticket, the subject and the requester's name and addresses;
 - `fts_messages`: one row per reply or internal note (event lines are not indexed).
@@ -19,7 +20,8 @@ rare word is ranked over all its matches; a very common one over its newest matc
 of nothing but e-mail addresses looks the requesters up by address (exact and indexed, where
 words would match every "example" and "com"), then adds the mails that mention them.
 
-For other parts of the app (the API's `q`), `search_ticket_ids` is the entry point.
+Other parts of the app use `search_ticket_ids` (hits with passages) or `ranked_ticket_ids`
+(ids only, for the API's `q`).
 """
 
 import re
@@ -351,19 +353,34 @@ def _openings(ticket_ids: list[int], length: int = 160) -> dict[int, str]:
     return {tid: " ".join(body.split())[:length] for tid, body in rows}
 
 
-def search_ticket_ids(actor: Actor, query: str, limit: int = 50) -> list[SearchHit]:
-    """The tickets matching `query` that `actor` may see, best first, with a highlighted
-    passage each. Internal notes are searched only for agents. A query of only e-mail
-    addresses finds those requesters' tickets first, then mails that mention them."""
+def _ranked(actor: Actor, query: str, limit: int):
+    """(sqlite?, engine expression, addresses, best matches [(ticket id, (rank, message id))])
+    or None when the query has nothing to search for."""
     query = (query or "").strip()[:QUERY_MAX]
     sqlite = db.engine.dialect.name == "sqlite"
     expression = fts5_expression(query) if sqlite else query
     if not expression or limit <= 0:
-        return []
+        return None
     addresses = _address_only(query)
     matches = _matches(actor, query, expression, sqlite, addresses, limit)
     best = sorted(matches.items(), key=lambda item: (-item[1][0], -item[0]))
-    best = best[:limit]
+    return sqlite, expression, addresses, best[:limit]
+
+
+def ranked_ticket_ids(actor: Actor, query: str, limit: int = 50) -> list[int]:
+    """The ids `search_ticket_ids` would give, best first, without building passages."""
+    ranked = _ranked(actor, query, limit)
+    return [ticket_id for ticket_id, _ in ranked[3]] if ranked else []
+
+
+def search_ticket_ids(actor: Actor, query: str, limit: int = 50) -> list[SearchHit]:
+    """The tickets matching `query` that `actor` may see, best first, with a highlighted
+    passage each. Internal notes are searched only for agents. A query of only e-mail
+    addresses finds those requesters' tickets first, then mails that mention them."""
+    ranked = _ranked(actor, query, limit)
+    if ranked is None:
+        return []
+    sqlite, expression, addresses, best = ranked
     marks = _Marks()
     message_ids = [mid for _, (_, mid) in best if mid is not None]
     ticket_ids = [tid for tid, _ in best]

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from helpdesk import events, storage
+from helpdesk import audit, events, storage
 from helpdesk.accounts.actor import Actor
 from helpdesk.accounts.models import Team, User
 from helpdesk.contacts.models import Contact
@@ -19,7 +19,6 @@ from helpdesk.sanitize import sanitize_html
 from helpdesk.tickets import permissions
 from helpdesk.tickets.models import (
     Attachment,
-    AuditEvent,
     Channel,
     Counter,
     Message,
@@ -114,18 +113,7 @@ def follow_merges(ticket: Ticket) -> Ticket:
 
 
 def _audit(ticket: Ticket | None, actor: Actor, action: str, old=None, new=None) -> None:
-    db.session.add(
-        AuditEvent(
-            ticket_id=ticket.id if ticket is not None else None,
-            actor_user_id=actor.user.id if actor.user else None,
-            actor_contact_id=actor.contact.id if actor.contact and not actor.user else None,
-            actor_label=actor.label[:200],
-            action=action,
-            old_value=None if old is None else str(old)[:500],
-            new_value=None if new is None else str(new)[:500],
-            created_at=utcnow(),
-        )
-    )
+    audit.record(actor, action, old, new, ticket_id=ticket.id if ticket is not None else None)
 
 
 def _event_line(ticket: Ticket, actor: Actor, text: str) -> Message:

@@ -3,8 +3,6 @@
 from dataclasses import dataclass
 
 import pytest
-from flask import g
-from flask.testing import FlaskClient
 
 from helpdesk.accounts.actor import Actor
 from helpdesk.extensions import db
@@ -36,41 +34,22 @@ def as_actor(user) -> Actor:
     return Actor.for_user(user)
 
 
-class AgentClient(FlaskClient):
-    """A test client whose requests each load their own user.
-
-    The `app` fixture keeps an app context open for the whole test, and requests reuse it, so
-    `g` (where Flask-Login keeps the signed-in user) would carry one client's user into the
-    next client's request."""
-
-    def open(self, *args, **kwargs):
-        g.pop("_login_user", None)
-        g.pop("actor", None)
-        return super().open(*args, **kwargs)
-
-
 @pytest.fixture
-def agent_client_class(app):
-    app.test_client_class = AgentClient
-    return AgentClient
-
-
-@pytest.fixture
-def alice_client(app, desk, agent_client_class):
+def alice_client(app, desk):
     client = app.test_client()
     login(client, desk.alice.email)
     return client
 
 
 @pytest.fixture
-def bob_client(app, desk, agent_client_class):
+def bob_client(app, desk):
     client = app.test_client()
     login(client, desk.bob.email)
     return client
 
 
 @pytest.fixture
-def admin_client(app, desk, agent_client_class):
+def admin_client(app, desk):
     client = app.test_client()
     login(client, desk.admin.email)
     return client

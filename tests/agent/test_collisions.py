@@ -22,7 +22,7 @@ def sam(make, desk):
 
 
 @pytest.fixture
-def sam_client(app, sam, agent_client_class):
+def sam_client(app, sam):
     client = app.test_client()
     login(client, sam.email)
     return client

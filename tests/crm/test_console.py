@@ -15,14 +15,13 @@ from helpdesk.crm.connections import ConnectionStatus, CrmConnection, CrmKind
 from helpdesk.crm.links import CrmLink, Subject
 from helpdesk.extensions import db
 from helpdesk.outbox.models import OutboxItem
+from helpdesk.tickets.models import AuditEvent
 from helpdesk.timeutil import utcnow
-from tests.agent.conftest import AgentClient
 from tests.conftest import login
 
 
 @pytest.fixture
-def people(app, make):
-    app.test_client_class = AgentClient
+def people(make):
     agent = make.agent(email="alice@desk.test", name="Alice Agent")
     admin = make.admin(email="ada@desk.test", name="Ada Admin")
     customer = make.customer(email="carol@example.com", name="Carol")
@@ -80,6 +79,11 @@ def test_an_agent_adds_and_edits_an_organization(app, people):
         [],
     )
     assert "Acme AG" in page(agent.get(f"/agent/crm/organizations/{org.id}"))
+    trail = db.session.execute(
+        select(AuditEvent.action, AuditEvent.new_value).order_by(AuditEvent.id)
+    ).all()
+    assert [action for action, _ in trail] == ["organization.created", "organization.changed"]
+    assert trail[1][1] == "Acme AG; domains: acme.test; tax id: -; phones: -"
 
 
 def test_a_duplicate_organization_or_a_bad_phone_is_refused_with_a_reason(app, people, make):

@@ -26,6 +26,7 @@ from helpdesk.tickets.models import Channel, Delivery
 from helpdesk.tickets.states import Status
 from helpdesk.timeutil import utcnow
 from tests import servers
+from tests.conftest import smtp_config
 
 SUPPORT = "support@help.example"
 
@@ -37,12 +38,9 @@ def closed_port() -> int:
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    smtp.clear()
     return {
         **app_config,
-        "MAIL_SERVER": smtp.host,
-        "MAIL_PORT": smtp.port,
-        "MAIL_SUPPRESS_SEND": False,
+        **smtp_config(smtp),
         "HELPDESK_SUPPORT_ADDRESS": SUPPORT,
         "MAIL_DEFAULT_SENDER": SUPPORT,
         "HELPDESK_SMTP_TIMEOUT": 5,

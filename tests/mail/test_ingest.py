@@ -549,19 +549,21 @@ def test_flask_mail_spam_release_makes_the_mail_a_ticket(app, runner):
 
 def test_a_twin_committed_by_another_process_first_makes_this_one_a_duplicate(app, monkeypatch):
     first = ingest.ingest_raw(_mail())
-    real_lookup = ingest._earlier_by_identity
-    calls = []
+    checks = []
 
-    def missed_once(*args):
-        calls.append(args)
-        return None if len(calls) == 1 else real_lookup(*args)
+    def before_the_twin_committed(identities):
+        checks.append(identities)
+        return {}
 
-    # Fault injection: the check ran before the twin committed; the unique index decides.
-    monkeypatch.setattr(ingest, "_earlier_by_identity", missed_once)
+    # Fault injection: the batch's look-up ran before the twin committed; the unique index
+    # decides, the savepoint undoes the ticket this attempt made, and a second look finds it.
+    monkeypatch.setattr(ingest, "_earlier_by_identities", before_the_twin_committed)
     again = ingest.ingest_raw(_mail())
 
     assert (again.outcome, again.inbound_id) == ("duplicate", first.inbound_id)
-    assert _count(Ticket) == 1 and _count(InboundMail) == 1
+    assert len(checks) == 1
+    assert _count(Ticket) == 1 and _count(InboundMail) == 1 and _count(Message) == 1
+    assert _acknowledgements() == 1
 
 
 def test_a_reply_by_token_without_a_sender_address_is_kept_on_the_ticket(app):

@@ -25,6 +25,7 @@ from helpdesk.tickets.mentions import add_note_with_mentions
 from helpdesk.tickets.models import Channel, Delivery
 from helpdesk.tickets.states import Status
 from helpdesk.validation import Upload
+from tests.conftest import smtp_config
 
 SUPPORT = "support@help.example"
 SECRET = "test-secret-key"
@@ -35,12 +36,9 @@ MARKER = "##- Please type your reply above this line -##"
 @pytest.fixture
 def app_config(app_config, smtp):
     """Real mail to the test SMTP server; the mails go out from our support address."""
-    smtp.clear()
     return {
         **app_config,
-        "MAIL_SERVER": smtp.host,
-        "MAIL_PORT": smtp.port,
-        "MAIL_SUPPRESS_SEND": False,
+        **smtp_config(smtp),
         "HELPDESK_SUPPORT_ADDRESS": SUPPORT,
         "MAIL_DEFAULT_SENDER": SUPPORT,
         "HELPDESK_BASE_URL": "https://help.example",

@@ -182,6 +182,8 @@ def on_ingest_commit(callback):
             session.info["new_inbound_mail"] = True
 
     def before_commit(session):
+        if session.in_nested_transaction():
+            return  # a savepoint released: nothing is committed yet
         if session.info.pop("new_inbound_mail", False):
             callback()
 
@@ -208,7 +210,7 @@ def test_new_mail_becomes_a_ticket_and_is_flagged_seen_only_after_the_commit(run
     assert result.exit_code == 0, result.output
     assert "support: 3 new mail(s): 3 new tickets" in result.output
     assert subjects() == ["Request number 1", "Request number 2", "Request number 3"]
-    assert seen_at_commit == [0, 0, 0]  # nothing was flagged before its commit
+    assert seen_at_commit == [0]  # one commit for the batch, and nothing flagged before it
     assert folder_state(imap, user) == {"messages": 3, "seen": 3}
 
 
@@ -221,7 +223,7 @@ def test_mail_is_moved_to_the_processed_folder_after_the_commit(runner, imap, us
         result = poll_once(runner)
 
     assert result.exit_code == 0, result.output
-    assert inbox_at_commit == [2, 2]
+    assert inbox_at_commit == [2]  # the batch committed once, before anything moved
     assert count(Ticket) == 2
     assert folder_state(imap, user) == {"messages": 0, "seen": 0}
     assert folder_state(imap, user, "Helpdesk/Done") == {"messages": 2, "seen": 2}

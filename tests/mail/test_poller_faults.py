@@ -117,6 +117,8 @@ def test_a_cut_in_the_middle_of_a_fetch_loses_and_duplicates_nothing(small_batch
 # --- kill -9 -----------------------------------------------------------------------------------
 
 MAILS = 300
+BATCH = 20  # mails per transaction: the kills fall inside batches and between them
+READY = "Polling (Ctrl-C or SIGTERM stops)"  # printed once the SIGTERM handler is in place
 DEADLINE = 300  # seconds for the whole test, whatever happens
 
 
@@ -130,6 +132,7 @@ def _start_poller(app, log: Path) -> subprocess.Popen:
         "HELPDESK_ENCRYPTION_KEYS": config["HELPDESK_ENCRYPTION_KEYS"],
         "HELPDESK_SUPPORT_ADDRESS": "support@example.test",
         "LOG_LEVEL": "INFO",
+        "HELPDESK_MAIL_BATCH": str(BATCH),
     }
     env.pop("REDIS_URL", None)
     env.pop("MAIL_SERVER", None)
@@ -179,9 +182,23 @@ def test_killing_the_poller_again_and_again_loses_and_duplicates_nothing(
             )
             assert proc.poll() is None, f"the poller died by itself; see {log}"
             assert _stop(proc) == -signal.SIGKILL
+        ready = log.read_text().count(READY)  # a poller killed while starting never got there
         proc = _start_poller(app, log)
         left = DEADLINE - (time.monotonic() - started)
-        wait_for(lambda: folder_state(imap, user, "Processed")["messages"] == MAILS, left, "all")
+        wait_for(
+            lambda: log.read_text().count(READY) > ready or proc.poll() is not None,
+            left,
+            "the last poller ready",
+        )
+        wait_for(
+            lambda: (
+                folder_state(imap, user, "Processed")["messages"] == MAILS
+                or proc.poll() is not None
+            ),
+            left,
+            "all",
+        )
+        assert proc.poll() is None, f"the poller died by itself; see {log}"
         assert _stop(proc, signal.SIGTERM) == 0, f"no clean exit on SIGTERM; see {log}"
     finally:
         if proc is not None and proc.poll() is None:

@@ -21,6 +21,7 @@ from helpdesk.outbox.runner import run_due
 from helpdesk.tickets import services
 from helpdesk.tickets.models import Channel, Message, Ticket
 from tests import servers
+from tests.conftest import smtp_config
 
 SUPPORT = "support@help.example"
 SECRET = "test-secret-key"
@@ -38,12 +39,9 @@ def imap():
 
 @pytest.fixture
 def app_config(app_config, smtp):
-    smtp.clear()
     return {
         **app_config,
-        "MAIL_SERVER": smtp.host,
-        "MAIL_PORT": smtp.port,
-        "MAIL_SUPPRESS_SEND": False,
+        **smtp_config(smtp),
         "HELPDESK_SUPPORT_ADDRESS": "other@help.example",  # the mailbox's address must win
     }
 

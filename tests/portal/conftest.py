@@ -9,20 +9,13 @@ import pytest
 
 from helpdesk.extensions import db
 from helpdesk.outbox.runner import run_due
-from tests.conftest import login
+from tests.conftest import login, smtp_config
 
 
 @pytest.fixture
 def app_config(app_config, smtp):
     """Every portal test sends its mail to the suite's private SMTP server."""
-    smtp.clear()
-    # TESTING would make Flask-Mail drop the mail silently.
-    return {
-        **app_config,
-        "MAIL_SERVER": smtp.host,
-        "MAIL_PORT": smtp.port,
-        "MAIL_SUPPRESS_SEND": False,
-    }
+    return {**app_config, **smtp_config(smtp)}
 
 
 def deliver() -> int:

@@ -20,6 +20,7 @@ from helpdesk.api.schemas.common import (
     limit_field,
 )
 from helpdesk.tickets.models import Channel, MessageKind, Priority
+from helpdesk.tickets.search import CANDIDATES, QUERY_MAX
 from helpdesk.tickets.states import Status
 from helpdesk.validation import BODY_MAX, EMAIL_MAX, NAME_MAX, SUBJECT_MAX
 
@@ -68,7 +69,17 @@ class TicketQuery(QueryModel):
         None, description="Changed at or after this time (RFC 3339; UTC when no offset)."
     )
     q: Str | None = Field(
-        None, min_length=1, max_length=200, description="Words in the subject or messages."
+        None,
+        min_length=1,
+        max_length=QUERY_MAX,
+        description=(
+            "Full-text search, the same as the console's: words in the subject, the requester's"
+            ' name or address, or the messages (internal notes for agents only); "phrases",'
+            " -excluded, OR and prefix* work. It narrows the list to at most the best-ranked"
+            f" {CANDIDATES} matches, which keep the list's order (most recently updated first),"
+            " so `cursor` pages through them as through any list. A `q` with no word to look"
+            " for (only punctuation or excluded words) is refused with 422."
+        ),
     )
     cursor: Str | None = cursor_field()
     limit: int = limit_field()

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from helpdesk.api import bp
 from helpdesk.api.openapi import document
 from helpdesk.api.routing import operation
+from helpdesk.settings import business_name
 
 TAG = "Reference"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -20,7 +21,7 @@ def _document(title: str) -> dict:
 
 
 def api_document() -> dict:
-    return _document(f"{current_app.config['HELPDESK_NAME']} API")
+    return _document(f"{business_name()} API")
 
 
 @operation(

@@ -1,0 +1,114 @@
+"""Moving one message that landed on the wrong ticket (a misthreaded mail) to the right one."""
+
+from sqlalchemy import select, update
+
+from helpdesk import audit, events
+from helpdesk.accounts.actor import Actor
+from helpdesk.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
+from helpdesk.extensions import db
+from helpdesk.mail.models import InboundMail
+from helpdesk.tickets import permissions
+from helpdesk.tickets.models import (
+    Attachment,
+    Channel,
+    Message,
+    MessageKind,
+    Participant,
+    Ticket,
+)
+from helpdesk.tickets.states import Status
+from helpdesk.timeutil import utcnow
+
+
+def _require_agent(actor: Actor, ticket: Ticket) -> None:
+    if not permissions.can_view_ticket(actor, ticket):
+        raise NotFound(f"There is no ticket #{ticket.number}.")
+    if not actor.is_staff:
+        raise PermissionDenied("Only agents move messages between tickets.")
+
+
+def _check(message: Message, target: Ticket) -> None:
+    source = message.ticket
+    if message.kind == MessageKind.EVENT:
+        raise ValidationError("History lines cannot be moved.", {"message": "An event."})
+    if target.id == source.id:
+        raise ValidationError(
+            f"The message is on #{target.number} already.", {"target": "The same ticket."}
+        )
+    if target.merged_into is not None:
+        raise ValidationError(
+            f"#{target.number} was merged into #{target.merged_into.number}; move it there.",
+            {"target": "Merged."},
+        )
+    if target.status == Status.CLOSED:
+        raise InvalidTransition(f"#{target.number} is closed; move the message to an open ticket.")
+    if all(m.id == message.id or m.kind == MessageKind.EVENT for m in source.messages):
+        raise ValidationError(
+            f"This is the only message on #{source.number}; merge the ticket instead.",
+            {"message": "The only one."},
+        )
+
+
+def _audit(ticket: Ticket, actor: Actor, action: str, new: str) -> None:
+    audit.record(actor, action, None, new, ticket_id=ticket.id)
+
+
+def _event_line(ticket: Ticket, actor: Actor, text: str) -> None:
+    db.session.add(
+        Message(
+            ticket=ticket,
+            kind=MessageKind.EVENT,
+            channel=Channel.AGENT,
+            author_user=actor.user,
+            body_text=text,
+            created_at=utcnow(),
+        )
+    )
+
+
+def _add_sender(target: Ticket, message: Message, actor: Actor) -> bool:
+    """Whoever wrote the mail follows the ticket it now belongs to."""
+    contact = message.author_contact
+    if message.channel != Channel.EMAIL or contact is None or message.author_user_id:
+        return False
+    if contact.id == target.requester_id or any(
+        p.contact_id == contact.id for p in target.participants
+    ):
+        return False
+    target.participants.append(Participant(contact=contact))
+    _audit(target, actor, "participant_added", contact.primary_email or contact.name)
+    return True
+
+
+def move_message(actor: Actor, message: Message, target: Ticket) -> bool:
+    """Move `message` and its files from its ticket to `target`, recorded on both; returns
+    whether its mail sender was added to `target`. Raises NotFound, PermissionDenied,
+    ValidationError (an event, the same ticket, a merged target, the source's only message)
+    and InvalidTransition (a closed target)."""
+    source = message.ticket
+    _require_agent(actor, source)
+    _require_agent(actor, target)
+    _check(message, target)
+    who = message.author_name
+    message.ticket = target
+    db.session.execute(
+        update(Attachment).where(Attachment.message_id == message.id).values(ticket_id=target.id)
+    )
+    inbound = db.session.execute(
+        select(InboundMail).where(InboundMail.message_id == message.id)
+    ).scalar_one_or_none()
+    if inbound is not None:
+        inbound.ticket_id = target.id
+        note = f"Moved from #{source.number} to #{target.number} by {actor.label}."
+        inbound.explanation = f"{inbound.explanation or ''} {note}".strip()
+    joined = _add_sender(target, message, actor)
+    _event_line(source, actor, f"A message from {who} was moved to #{target.number}.")
+    _event_line(target, actor, f"A message from {who} was moved here from #{source.number}.")
+    _audit(source, actor, "message_moved_to", f"message {message.id} -> #{target.number}")
+    _audit(target, actor, "message_moved_from", f"message {message.id} <- #{source.number}")
+    now = utcnow()
+    source.updated_at = target.updated_at = now
+    db.session.flush()
+    for ticket in (source, target):
+        events.publish(events.TICKET_UPDATED, ticket_id=ticket.id, field="messages")
+    return joined

@@ -1,0 +1,179 @@
+"""Ingesting a batch of mails in one transaction: a bad mail is quarantined without undoing
+the others, nothing is recorded before the files are on disk, and a batch seen again (the
+poller died before marking it on the server) changes nothing."""
+
+import json
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import func, select
+
+from helpdesk import storage
+from helpdesk.extensions import db
+from helpdesk.mail import ingest, routing
+from helpdesk.mail.ingest import Arrival
+from helpdesk.mail.models import InboundMail
+from helpdesk.notifications import ACKNOWLEDGE
+from helpdesk.outbox.models import OutboxItem
+from helpdesk.tickets.models import Attachment, Ticket
+from tests.mail.test_ingest import PIXEL, SUPPORT, _mail
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config["HELPDESK_SUPPORT_ADDRESS"] = SUPPORT
+    return app_config
+
+
+def _count(model, *where) -> int:
+    db.session.rollback()  # what was committed, not what this session holds
+    return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+def _arrivals(*mails: bytes, mailbox_id=1, uidvalidity=7) -> list[Arrival]:
+    return [Arrival(raw, mailbox_id, uidvalidity, uid) for uid, raw in enumerate(mails, 1)]
+
+
+def _three_mails() -> list[bytes]:
+    return [
+        _mail(subject=f"Request {n}", message_id=f"<r{n}@alice.example.com>", sender=sender)
+        for n, sender in enumerate(("alice@example.com", "bob@example.com", "carol@example.com"))
+    ]
+
+
+def test_a_broken_mail_is_quarantined_and_the_rest_of_its_batch_commits(app, monkeypatch):
+    real_open_ticket = routing.open_ticket
+
+    def fails_for_bob(actor, **kwargs):
+        if kwargs["requester"].primary_email == "bob@example.com":
+            raise RuntimeError("ticket service is down")
+        return real_open_ticket(actor, **kwargs)
+
+    monkeypatch.setattr(routing, "open_ticket", fails_for_bob)  # fault injection
+    results = ingest.ingest_batch(_arrivals(*_three_mails()), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket", "quarantined", "new_ticket"]
+    assert sorted(db.session.execute(select(Ticket.subject)).scalars()) == [
+        "Request 0",
+        "Request 2",
+    ]
+    broken = db.session.get(InboundMail, results[1].inbound_id)
+    assert "RuntimeError: ticket service is down" in broken.error
+    assert (broken.sender, broken.uid) == ("bob@example.com", 2)
+    assert storage.read_blob(broken.raw_sha256) == _three_mails()[1]
+    assert _count(InboundMail) == 3
+    assert _count(OutboxItem, OutboxItem.kind == ACKNOWLEDGE) == 2  # bob's went with his mail
+
+    monkeypatch.undo()
+    assert ingest.retry(broken.id).outcome == "new_ticket"
+    assert _count(Ticket) == 3
+
+
+def test_a_mail_the_parser_fails_on_is_quarantined_and_the_rest_of_its_batch_commits(
+    app, monkeypatch
+):
+    real_parse = ingest.parse_message
+
+    def chokes_on_bob(raw, *args):
+        if b"bob@example.com" in raw and len(args) == 1:  # the full parse, not the headers
+            raise ValueError("malformed MIME structure")
+        return real_parse(raw, *args)
+
+    monkeypatch.setattr(ingest, "parse_message", chokes_on_bob)  # fault injection
+    results = ingest.ingest_batch(_arrivals(*_three_mails()), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket", "quarantined", "new_ticket"]
+    broken = db.session.get(InboundMail, results[1].inbound_id)
+    assert "ValueError: malformed MIME structure" in broken.error
+    assert broken.sender == "bob@example.com" and broken.subject == "Request 1"
+    assert _count(Ticket) == 2 and _count(InboundMail) == 3
+
+
+def test_a_batch_whose_files_cannot_be_synced_records_nothing(app, monkeypatch):
+    def disk_fails(self):
+        raise OSError(5, "Input/output error")
+
+    # Fault injection at the last step before the commit: had a savepoint's release committed
+    # on SQLite, the first mails would be recorded (and so marked done on the server) by now.
+    monkeypatch.setattr(storage.PendingFiles, "sync", disk_fails)
+    with pytest.raises(OSError, match="Input/output error"):
+        ingest.ingest_batch(_arrivals(*_three_mails()), [SUPPORT])
+
+    assert _count(InboundMail) == 0 and _count(Ticket) == 0 and _count(OutboxItem) == 0
+    monkeypatch.undo()
+    results = ingest.ingest_batch(_arrivals(*_three_mails()), [SUPPORT])
+    assert [r.outcome for r in results] == ["new_ticket"] * 3
+
+
+def test_a_batch_seen_again_after_a_crash_before_the_server_move_changes_nothing(app):
+    mails = _three_mails()
+    first = ingest.ingest_batch(_arrivals(*mails), [SUPPORT])
+
+    again = ingest.ingest_batch(_arrivals(*mails), [SUPPORT])
+
+    assert [r.outcome for r in again] == ["duplicate"] * 3
+    assert [r.inbound_id for r in again] == [r.inbound_id for r in first]
+    assert [r.ticket_number for r in again] == [r.ticket_number for r in first]
+    assert _count(Ticket) == 3 and _count(InboundMail) == 3
+    assert _count(OutboxItem, OutboxItem.kind == ACKNOWLEDGE) == 3
+
+
+def test_the_same_mail_twice_in_one_batch_makes_one_ticket(app):
+    results = ingest.ingest_batch(_arrivals(_mail(), _mail()), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket", "duplicate"]
+    assert results[1].ticket_number == results[0].ticket_number
+    assert _count(Ticket) == 1 and _count(InboundMail) == 1
+
+
+def test_a_bulk_mail_in_a_batch_withdraws_only_its_own_acknowledgement(app):
+    person = _mail(subject="Printer jams", message_id="<p@alice.example.com>")
+    bulk = _mail(
+        subject="Newsletter", message_id="<n@news.example.com>", sender="news@example.com",
+        Precedence="bulk",
+    )  # fmt: skip
+
+    results = ingest.ingest_batch(_arrivals(person, bulk, person), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket", "new_ticket", "duplicate"]
+    payloads = db.session.execute(
+        select(OutboxItem.payload).where(OutboxItem.kind == ACKNOWLEDGE)
+    ).scalars()
+    acknowledged = [json.loads(payload)["ticket_id"] for payload in payloads]
+    person_ticket = db.session.execute(
+        select(Ticket.id).where(Ticket.number == results[0].ticket_number)
+    ).scalar_one()
+    assert acknowledged == [person_ticket]
+
+
+def test_attachments_of_a_batch_are_stored_and_readable_after_the_commit(app):
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "alice@example.com", SUPPORT, "Screenshot"
+    mail["Message-ID"] = "<s@alice.example.com>"
+    mail.set_content("See the picture.")
+    mail.add_attachment(PIXEL, maintype="image", subtype="png", filename="screen.png")
+
+    results = ingest.ingest_batch(_arrivals(bytes(mail), _mail()), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket", "new_ticket"]
+    attachment = db.session.execute(select(Attachment)).scalar_one()
+    assert (attachment.filename, storage.read_blob(attachment.sha256)) == ("screen.png", PIXEL)
+
+
+def test_a_batch_of_files_is_synced_with_one_call_and_a_single_file_with_fsync(app, monkeypatch):
+    synced, fsynced = [], []
+    real_syncfs, real_fsync = storage._SYNCFS, storage.os.fsync
+    monkeypatch.setattr(storage, "_SYNCFS", lambda fd: synced.append(fd) or real_syncfs(fd))
+    monkeypatch.setattr(storage.os, "fsync", lambda fd: fsynced.append(fd) or real_fsync(fd))
+
+    with storage.synced_together():
+        digests = [storage.save_blob(f"file {n}".encode()) for n in range(10)]
+    assert (len(synced), len(fsynced)) == (1, 0)  # the whole batch, one file system
+    with storage.synced_together():
+        one = storage.save_blob(b"one file")
+    assert (len(synced), len(fsynced)) == (1, 2)  # the file and its folder
+    storage.save_blob(b"outside a batch")
+    assert len(fsynced) == 3  # as before: synced before save_blob returns
+
+    assert [storage.read_blob(d) for d in digests] == [f"file {n}".encode() for n in range(10)]
+    assert storage.read_blob(one) == b"one file"
