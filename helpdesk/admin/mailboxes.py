@@ -140,10 +140,9 @@ def mailbox_new():
             imap=_imap(form),
             secret=form.secret.data or "",
             oauth_client_secret=form.oauth_client_secret.data or None,
+            enabled=form.enabled.data,
             **settings,
         )
-        if not form.enabled.data:
-            services.edit_mailbox(current_actor(), mailbox, enabled=False)
     except DomainError as exc:
         return _form_page(form, None, refuse(exc))
     db.session.commit()
@@ -189,8 +188,10 @@ def mailbox_test(mailbox_id: int):
         refuse(exc)
         return redirect(url_for("admin.mailboxes"))
     except PollError as exc:
+        db.session.commit()  # a refresh token the provider rotated before the failure
         flash(f"{mailbox.name}: the test failed: {exc}", "error")
         return redirect(url_for("admin.mailboxes"))
+    db.session.commit()  # a refresh token the provider rotated during the test
     shown = ", ".join(folders[:20]) + (" …" if len(folders) > 20 else "")
     where = f"{mailbox.imap_host}:{mailbox.imap_port}"
     flash(f"{mailbox.name}: signed in to {where}. Folders: {shown or 'none'}.", "info")

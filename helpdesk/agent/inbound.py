@@ -2,7 +2,7 @@
 
 import io
 
-from flask import flash, g, redirect, render_template, request, send_file, url_for
+from flask import flash, g, redirect, render_template, send_file, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, StringField
@@ -38,14 +38,17 @@ class MoveForm(FlaskForm):
 
 
 def _label(outcome: str) -> str:
-    return {**LABELS, review.DISMISSED: "discarded", review.DELETED: "deleted"}.get(
-        outcome, outcome
-    )
+    return LABELS.get(outcome, outcome)
 
 
 @bp.context_processor
 def inbound_helpers():
-    return {"inbound_of": _inbound_of, "mail_label": _label, "mailbox_names": _mailbox_names}
+    return {
+        "inbound_of": _inbound_of,
+        "mail_label": _label,
+        "mailbox_names": _mailbox_names,
+        "stalled_mailboxes": _stalled_mailboxes,
+    }
 
 
 def _inbound_of(message: Message):
@@ -63,30 +66,22 @@ def _mailbox_names() -> dict[int, str]:
     return g.mailbox_names
 
 
-def _stalled_for(actor) -> list[Mailbox]:
-    if actor is None or not actor.is_admin:
-        return []
-    mailboxes = db.session.execute(select(Mailbox).order_by(Mailbox.name)).scalars()
-    return [m for m in mailboxes if is_stalled(m)]
-
-
-@bp.before_request
-def warn_of_stalled_mailboxes():
-    """Admins see on the queue when a mailbox stopped bringing mail in (a banner via flash)."""
-    if request.endpoint != "agent.queue" or request.method != "GET":
-        return
-    stalled = _stalled_for(current_actor())
-    if stalled:
-        names = ", ".join(m.name for m in stalled)
-        flash(f"No mail was fetched for too long from: {names}. See Admin → Mailboxes.", "warning")
+def _stalled_mailboxes() -> list[Mailbox]:
+    """Stalled mailboxes, for admins only (others get none): looked up once per request."""
+    if "stalled_mailboxes" not in g:
+        actor = current_actor()
+        g.stalled_mailboxes = []
+        if actor is not None and actor.is_admin:
+            mailboxes = db.session.execute(select(Mailbox).order_by(Mailbox.name)).scalars()
+            g.stalled_mailboxes = [m for m in mailboxes if is_stalled(m)]
+    return g.stalled_mailboxes
 
 
 def _tabs() -> dict:
-    actor = current_actor()
     return {
         "quarantine_count": review.quarantine_count(),
         "held_count": review.held_count(),
-        "stalled": _stalled_for(actor),
+        "stalled": _stalled_mailboxes(),
         "action_form": ActionForm(formdata=None),
     }
 

@@ -32,6 +32,8 @@ LABELS = {
     Outcome.QUARANTINED: "quarantined",
     Outcome.TOO_LARGE: "quarantined: too large",
     Outcome.OWN_MAIL_LOOP: "dropped: our own mail came back",
+    Outcome.DISMISSED: "discarded by an agent",
+    Outcome.DELETED: "deleted as spam by an agent",
 }
 
 

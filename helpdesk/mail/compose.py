@@ -22,8 +22,7 @@ from helpdesk.mail import delivery, loops, outbound
 from helpdesk.mail.delivery import MailStatus, SentMail
 from helpdesk.mail.mailboxes import Mailbox
 from helpdesk.mail.models import InboundMail
-from helpdesk.mail.poller import PollError
-from helpdesk.mail.poller import _forget_token as forget_token
+from helpdesk.mail.poller import PollError, forget_token
 from helpdesk.mail.templates_store import render_mail
 from helpdesk.outbox.runner import handler
 from helpdesk.settings import business_name

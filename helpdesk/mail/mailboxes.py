@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Enum, Integer, String, Tex
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk import crypto
+from helpdesk import audit, crypto
 from helpdesk.accounts.actor import Actor
 from helpdesk.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from helpdesk.extensions import db
@@ -25,7 +25,24 @@ from helpdesk.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 STALL_MINUTES = 15  # default for HELPDESK_MAILBOX_STALL_MINUTES
+TEST_SECONDS = 10  # default for HELPDESK_MAILBOX_TEST_SECONDS: an admin waits for the answer
 NAME_MAX = 100
+# What the audit trail shows of a mailbox; secrets are only ever said to be replaced.
+AUDITED = (
+    "name",
+    "imap_url",
+    "processed_folder",
+    "address",
+    "auth",
+    "smtp_host",
+    "smtp_port",
+    "smtp_username",
+    "smtp_security",
+    "oauth_token_url",
+    "oauth_client_id",
+    "oauth_scope",
+)
+SECRETS = ("secret", "oauth_client_secret")
 
 
 class MailboxAuth(enum.StrEnum):
@@ -228,6 +245,7 @@ def add_mailbox(
     oauth_client_id: str | None = None,
     oauth_client_secret: str | None = None,
     oauth_scope: str | None = None,
+    enabled: bool = True,
 ) -> Mailbox:
     """Register a mailbox; raises Conflict when the name is taken, ValidationError on bad input."""
     _require_admin(actor)
@@ -247,7 +265,7 @@ def add_mailbox(
         oauth_token_url=oauth_token_url or None,
         oauth_client_id=oauth_client_id or None,
         oauth_scope=oauth_scope or None,
-        enabled=True,
+        enabled=bool(enabled),
         consecutive_failures=0,
     )
     _apply_imap(mailbox, imap)
@@ -257,12 +275,19 @@ def add_mailbox(
         mailbox.oauth_client_secret_encrypted = crypto.encrypt(oauth_client_secret)
     db.session.add(mailbox)
     db.session.flush()
+    state = "" if mailbox.enabled else ", disabled"
+    audit.record(actor, "mailbox.added", None, f"{_label(mailbox)} ({mailbox.auth}{state})")
+    db.session.flush()
     return mailbox
 
 
 def edit_mailbox(actor: Actor, mailbox: Mailbox, **changes) -> Mailbox:
-    """Change settings: imap (an ImapUrl), secret, smtp_url, enabled and the plain fields."""
+    """Change settings: imap (an ImapUrl), secret, smtp_url, enabled and the plain fields.
+    Audited as mailbox.changed (which settings, secrets only named) and mailbox.enabled or
+    mailbox.disabled."""
     _require_admin(actor)
+    before, was_enabled = _audit_view(mailbox), mailbox.enabled
+    replaced = [key for key in SECRETS if changes.get(key)]
     if "name" in changes:
         name = _clean_name(changes.pop("name"))
         other = find_mailbox(name)
@@ -293,22 +318,54 @@ def edit_mailbox(actor: Actor, mailbox: Mailbox, **changes) -> Mailbox:
         elif key not in ("secret", "oauth_client_secret"):
             raise ValidationError(f"Unknown mailbox setting: {key}.")
     db.session.flush()
+    _audit_changes(actor, mailbox, before, replaced)
+    if mailbox.enabled != was_enabled:
+        action = "mailbox.enabled" if mailbox.enabled else "mailbox.disabled"
+        audit.record(actor, action, None, mailbox.name)
+    db.session.flush()
     return mailbox
+
+
+def _label(mailbox: Mailbox) -> str:
+    return f"{mailbox.name}: {mailbox.imap_url}"
+
+
+def _audit_view(mailbox: Mailbox) -> dict[str, str | None]:
+    """The settings the audit trail compares, as text; never a secret."""
+    values = {key: getattr(mailbox, key) for key in AUDITED}
+    return {key: None if value is None else str(value) for key, value in values.items()}
+
+
+def _audit_changes(actor: Actor, mailbox: Mailbox, before: dict, replaced: list[str]) -> None:
+    after = _audit_view(mailbox)
+    changed = [key for key in AUDITED if before[key] != after[key]]
+    if not changed and not replaced:
+        return
+    old = "; ".join(f"{key}={before[key] or '-'}" for key in changed)
+    new = "; ".join(
+        [f"{key}={after[key] or '-'}" for key in changed] + [f"{key} replaced" for key in replaced]
+    )
+    where = f"{before['name']}: {old}" if old else before["name"]
+    audit.record(actor, "mailbox.changed", where, new)
 
 
 def remove_mailbox(actor: Actor, mailbox: Mailbox) -> None:
     """Forget a mailbox (the mail it brought stays)."""
     _require_admin(actor)
+    audit.record(actor, "mailbox.removed", _label(mailbox), None)
     db.session.delete(mailbox)
     db.session.flush()
 
 
 def test_mailbox(actor: Actor, mailbox: Mailbox) -> list[str]:
-    """Connect, sign in and list the folders; raises poller.PollError saying what failed."""
+    """Connect, sign in and list the folders, giving up after a few seconds (someone is
+    waiting); raises poller.PollError saying what failed. A refresh token the provider
+    rotated on the way is flushed: the caller commits."""
     _require_admin(actor)
     from helpdesk.mail.poller import list_folders
 
-    return list_folders(mailbox)
+    seconds = float(current_app.config.get("HELPDESK_MAILBOX_TEST_SECONDS", TEST_SECONDS))
+    return list_folders(mailbox, timeout=seconds)
 
 
 test_mailbox.__test__ = False  # not a pytest test, despite its name

@@ -24,6 +24,9 @@ class Outcome(enum.StrEnum):
     QUARANTINED = "quarantined"
     OWN_MAIL_LOOP = "own_mail_loop"
     TOO_LARGE = "too_large"
+    # Set only by an agent (helpdesk.mail.review): the row and the raw mail stay, off every list.
+    DISMISSED = "dismissed"  # taken out of the quarantine without processing
+    DELETED = "deleted"  # taken off the spam list as spam indeed
 
 
 # Rows an agent has to look at: they can be retried once the cause is fixed.
@@ -56,7 +59,7 @@ class InboundMail(db.Model):
     uid: Mapped[int | None] = mapped_column(BigInteger)
     sender: Mapped[str | None] = mapped_column(String(254))
     subject: Mapped[str | None] = mapped_column(String(250))
-    outcome: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))  # an Outcome value; plain text, no DB enum
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     # "Why this ticket": the threading rule that decided, and the reason in words.

@@ -145,7 +145,9 @@ def test_command(name):
         mailbox = services.get_mailbox(Actor.system(), name)
         folders = services.test_mailbox(Actor.system(), mailbox)
     except (DomainError, PollError) as exc:
+        db.session.commit()  # a refresh token the provider rotated before the failure
         _fail(getattr(exc, "message", None) or str(exc))
+    db.session.commit()  # a refresh token the provider rotated during the test
     click.echo(
         f"{name}: signed in to {mailbox.imap_host}:{mailbox.imap_port} as {mailbox.username}"
     )

@@ -75,17 +75,22 @@ _tokens: dict[int, tuple[str, str, float]] = {}  # mailbox id -> (refresh digest
 _tokens_lock = threading.Lock()
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+def _digest(mailbox: Mailbox, refresh: str) -> str:
+    """What a cached token was issued for: this refresh token at this token endpoint (a
+    mailbox re-created under a reused id, or moved to another provider, starts afresh)."""
+    return hashlib.sha256(f"{mailbox.oauth_token_url}\n{refresh}".encode()).hexdigest()
 
 
-def access_token(mailbox: Mailbox) -> str:
+def access_token(mailbox: Mailbox, timeout: float = 30) -> str:
     """An OAuth 2 access token for the mailbox: cached until a minute before it expires,
-    otherwise exchanged for the stored refresh token at the provider's token endpoint."""
+    otherwise exchanged for the stored refresh token at the provider's token endpoint.
+
+    A refresh token the provider rotated is stored and flushed, never committed here: the
+    caller may be in the middle of another transaction (sending mail) and commits it."""
     refresh = mailbox.secret
     with _tokens_lock:
         cached = _tokens.get(mailbox.id)
-    if cached and cached[0] == _digest(refresh) and cached[2] > time.monotonic() + 60:
+    if cached and cached[0] == _digest(mailbox, refresh) and cached[2] > time.monotonic() + 60:
         return cached[1]
     form = {"grant_type": "refresh_token", "refresh_token": refresh}
     form["client_id"] = mailbox.oauth_client_id or ""
@@ -94,7 +99,7 @@ def access_token(mailbox: Mailbox) -> str:
     if mailbox.oauth_scope:
         form["scope"] = mailbox.oauth_scope
     try:
-        response = requests.post(mailbox.oauth_token_url or "", data=form, timeout=30)
+        response = requests.post(mailbox.oauth_token_url or "", data=form, timeout=timeout)
         body = response.json() if response.content else {}
     except (requests.RequestException, ValueError) as exc:
         raise PollError(
@@ -109,17 +114,17 @@ def access_token(mailbox: Mailbox) -> str:
             + (f" ({detail})" if detail else "")
         )
     if body.get("refresh_token") and body["refresh_token"] != refresh:
-        mailbox.secret = refresh = body[
-            "refresh_token"
-        ]  # providers may rotate it: keep the new one
-        db.session.commit()
+        # Providers may rotate it: keep the new one, with the caller's transaction.
+        mailbox.secret = refresh = body["refresh_token"]
+        db.session.flush()
     expires = time.monotonic() + float(body.get("expires_in") or 3600)
     with _tokens_lock:
-        _tokens[mailbox.id] = (_digest(refresh), body["access_token"], expires)
+        _tokens[mailbox.id] = (_digest(mailbox, refresh), body["access_token"], expires)
     return body["access_token"]
 
 
-def _forget_token(mailbox_id: int) -> None:
+def forget_token(mailbox_id: int) -> None:
+    """Drop the cached access token, so the next sign-in asks the provider for a new one."""
     with _tokens_lock:
         _tokens.pop(mailbox_id, None)
 
@@ -131,9 +136,11 @@ def _server_text(exc: Exception) -> str:
     return text[:300]
 
 
-def connect(mailbox: Mailbox) -> IMAPClient:
-    """An IMAP connection to the mailbox, signed in; raises PollError saying what failed."""
-    timeout = setting("HELPDESK_MAIL_TIMEOUT_SECONDS")
+def connect(mailbox: Mailbox, timeout: float | None = None) -> IMAPClient:
+    """An IMAP connection to the mailbox, signed in; raises PollError saying what failed.
+    `timeout` (seconds, for each step) defaults to HELPDESK_MAIL_TIMEOUT_SECONDS. A refresh
+    token the provider rotated is flushed: the caller commits."""
+    timeout = timeout or setting("HELPDESK_MAIL_TIMEOUT_SECONDS")
     where = f"{mailbox.imap_host}:{mailbox.imap_port}"
     try:
         client = IMAPClient(
@@ -142,6 +149,8 @@ def connect(mailbox: Mailbox) -> IMAPClient:
             ssl=mailbox.imap_tls,
             timeout=SocketTimeout(connect=min(timeout, 15), read=timeout),
         )
+    except TimeoutError:
+        raise PollError(f"{where} did not answer within {timeout:g} s") from None
     except (OSError, IMAPClientError) as exc:
         raise PollError(f"cannot connect to {where}: {exc.__class__.__name__}: {exc}") from None
     if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
@@ -150,15 +159,18 @@ def connect(mailbox: Mailbox) -> IMAPClient:
         client._imap.debug = 0
     try:
         if mailbox.auth == MailboxAuth.XOAUTH2:
-            client.oauth2_login(mailbox.username, access_token(mailbox))
+            client.oauth2_login(mailbox.username, access_token(mailbox, min(timeout, 30)))
         else:
             client.login(mailbox.username, mailbox.secret)
     except LoginError as exc:
-        _forget_token(mailbox.id)  # a revoked token must not be tried again
+        forget_token(mailbox.id)  # a revoked token must not be tried again
         _close(client)
         raise PollError(
             f"{where} refused the sign-in as {mailbox.username}: {_server_text(exc)}"
         ) from None
+    except TimeoutError:
+        _close(client)
+        raise PollError(f"{where} did not answer the sign-in within {timeout:g} s") from None
     except BaseException:
         _close(client)
         raise
@@ -175,11 +187,15 @@ def _close(client: IMAPClient | None) -> None:
             client.shutdown()
 
 
-def list_folders(mailbox: Mailbox) -> list[str]:
-    """Connect, sign in and list the mailbox's folders; raises PollError."""
-    client = connect(mailbox)
+def list_folders(mailbox: Mailbox, timeout: float | None = None) -> list[str]:
+    """Connect, sign in and list the mailbox's folders; raises PollError. `timeout` as for
+    connect; a rotated refresh token is flushed for the caller to commit."""
+    timeout = timeout or setting("HELPDESK_MAIL_TIMEOUT_SECONDS")
+    client = connect(mailbox, timeout)
     try:
         return sorted(str(name) for _flags, _sep, name in client.list_folders())
+    except TimeoutError:
+        raise PollError(f"listing the folders got no answer within {timeout:g} s") from None
     except (OSError, IMAPClientError) as exc:
         raise PollError(f"listing the folders failed: {_server_text(exc)}") from None
     finally:
@@ -307,10 +323,26 @@ class MailboxPoller:
             finally:
                 db.session.remove()
 
+    def _connect(self) -> IMAPClient:
+        """Connect and sign in, committing a refresh token the provider rotated on the way
+        (also when the sign-in then failed: the old token may no longer work)."""
+        try:
+            client = connect(self._mailbox())
+        except PollError:
+            with contextlib.suppress(SQLAlchemyError):  # the PollError is the news to report
+                db.session.commit()
+            raise
+        try:
+            db.session.commit()
+        except BaseException:
+            _close(client)
+            raise
+        return client
+
     def _run_once(self) -> None:
         client = None
         try:
-            client = connect(self._mailbox())
+            client = self._connect()
             self._drain(client)
         except Exception as exc:
             self._failed(exc)
@@ -324,7 +356,7 @@ class MailboxPoller:
         while not self.stop.is_set():
             client = None
             try:
-                client = connect(self._mailbox())
+                client = self._connect()
                 while not self.stop.is_set():
                     self._drain(client)
                     if _announced_new_mail(client):

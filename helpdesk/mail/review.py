@@ -18,9 +18,6 @@ from helpdesk.mail.parse import parse_message
 from helpdesk.tickets import permissions
 from helpdesk.timeutil import utcnow
 
-# Outcomes only an agent sets: the row (and the raw mail on disk) stays, off every list.
-DISMISSED = "dismissed"  # taken out of the quarantine without processing
-DELETED = "deleted"  # taken off the spam list as spam indeed
 LIST_LIMIT = 200
 PREVIEW_CHARS = 4000
 HEADERS_MAX = 64 * 1024
@@ -175,8 +172,8 @@ def discard_mail(actor: Actor, inbound_id: int) -> InboundMail:
     """Take a mail out of the quarantine unprocessed; its original stays on disk."""
     row = _held_row(actor, inbound_id, QUARANTINE_OUTCOMES, "in quarantine")
     old = row.outcome
-    row.outcome, row.updated_at = DISMISSED, utcnow()
-    _audit(actor, "mail.discarded", row, f"{old} -> {DISMISSED}")
+    row.outcome, row.updated_at = str(Outcome.DISMISSED), utcnow()
+    _audit(actor, "mail.discarded", row, f"{old} -> {Outcome.DISMISSED}")
     return row
 
 
@@ -185,6 +182,6 @@ def delete_spam(actor: Actor, inbound_id: int) -> InboundMail:
     again is recognized as a duplicate instead of being listed once more."""
     row = _held_row(actor, inbound_id, HELD_OUTCOMES, "held as spam")
     old = row.outcome
-    row.outcome, row.updated_at = DELETED, utcnow()
-    _audit(actor, "mail.deleted", row, f"{old} -> {DELETED}")
+    row.outcome, row.updated_at = str(Outcome.DELETED), utcnow()
+    _audit(actor, "mail.deleted", row, f"{old} -> {Outcome.DELETED}")
     return row

@@ -1,6 +1,8 @@
 """The mailboxes administration page against a real Dovecot: add, test, edit, disable; the
 health of each mailbox; secrets are write-only and never come back in a page."""
 
+import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -8,6 +10,7 @@ from sqlalchemy import select, text
 
 from helpdesk.extensions import db
 from helpdesk.mail.mailboxes import Mailbox, find_mailbox
+from helpdesk.tickets.models import AuditEvent
 from helpdesk.timeutil import utcnow
 from tests import servers
 from tests.conftest import login
@@ -143,8 +146,11 @@ def test_a_stalled_mailbox_is_flagged_with_its_last_error_and_on_the_admins_queu
     assert "Failing (3×): cannot connect: ConnectionRefusedError" in html
     assert "never" in html  # no successful poll yet
     assert "Mailboxes" in _text(admin.get("/agent/admin/"))
-    banner = "No mail was fetched for too long from: support."
-    assert banner in _text(admin.get("/agent/"))
+    banner = "No mail was fetched for too long from:"
+    queue = _text(admin.get("/agent/"))
+    assert queue.count(banner) == 1
+    assert f'href="/agent/admin/mailboxes#mailbox-{mailbox.id}">support</a>' in queue
+    assert banner not in _text(admin.get("/agent/admin/"))  # a banner, not a flash left over
     agent = make.agent(email="al@desk.test")
     db.session.commit()
     client = app.test_client()
@@ -158,3 +164,58 @@ def test_agents_who_are_not_admins_cannot_open_the_page(app, make):
     client = app.test_client()
     login(client, agent.email)
     assert client.get("/agent/admin/mailboxes").status_code == 403
+
+
+def test_an_admins_mailbox_changes_are_audited_under_their_name_without_secrets(admin, imap):
+    oauth = {"oauth_client_id": "desk-app", "oauth_client_secret": CLIENT_SECRET}
+    admin.post("/agent/admin/mailboxes/new", data=_form(imap, **oauth))
+    mailbox = find_mailbox("support")
+    new_secret = "A fresh IMAP password 7"  # noqa: S105
+    admin.post(
+        f"/agent/admin/mailboxes/{mailbox.id}/edit",
+        data=_form(imap, secret=new_secret, processed_folder="Archive", **oauth),
+    )
+    admin.post(f"/agent/admin/mailboxes/{mailbox.id}/disable")
+
+    events = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+
+    assert [(e.action, e.actor_label) for e in events] == [
+        ("mailbox.added", "Ada Admin <ada@desk.test>"),
+        ("mailbox.changed", "Ada Admin <ada@desk.test>"),
+        ("mailbox.disabled", "Ada Admin <ada@desk.test>"),
+    ]
+    assert events[1].old_value == "support: processed_folder=Done"
+    assert events[1].new_value == (
+        "processed_folder=Archive; secret replaced; oauth_client_secret replaced"
+    )
+    trail = " ".join(f"{e.old_value} {e.new_value}" for e in events)
+    for secret in (PASSWORD, new_secret, CLIENT_SECRET):
+        assert secret not in trail
+
+
+@pytest.fixture
+def quick_test(app_config):
+    app_config["HELPDESK_MAILBOX_TEST_SECONDS"] = 2
+
+
+@pytest.fixture
+def silent_port():
+    """A port that accepts connections (the kernel completes them into the listen backlog)
+    and never says a word."""
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as listener:
+        yield listener.getsockname()[1]
+
+
+def test_testing_a_server_that_never_answers_fails_clearly_within_the_bound(
+    quick_test, admin, imap, silent_port
+):
+    form = _form(imap, host="127.0.0.1", port=str(silent_port))
+    admin.post("/agent/admin/mailboxes/new", data=form)
+    mailbox = find_mailbox("support")
+    started = time.monotonic()
+
+    tested = admin.post(f"/agent/admin/mailboxes/{mailbox.id}/test", follow_redirects=True)
+
+    assert time.monotonic() - started < 5
+    expected = f"support: the test failed: 127.0.0.1:{silent_port} did not answer within 2 s"
+    assert expected in _text(tested)

@@ -1,15 +1,26 @@
 """`flask mailbox add/list/test/edit/remove` against a real Dovecot: secrets are stored
-encrypted and never printed or logged; /healthz shows each mailbox's polling state."""
+encrypted and never printed or logged; /healthz shows each mailbox's polling state; a test of
+a server that never answers gives up in seconds; an OAuth refresh token the provider rotates
+is kept by the test and the poller, and fetching it never commits the caller's transaction."""
 
+import json
 import logging
+import socket
+import threading
+import time
+import uuid
 from datetime import timedelta
-from urllib.parse import quote
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote
 
 import pytest
 from sqlalchemy import text
 
+from helpdesk.accounts.actor import Actor
 from helpdesk.extensions import db
-from helpdesk.mail.mailboxes import Mailbox, check_stalled_mailboxes, find_mailbox
+from helpdesk.mail import mailboxes as services
+from helpdesk.mail.mailboxes import Mailbox, MailboxAuth, check_stalled_mailboxes, find_mailbox
+from helpdesk.mail.poller import access_token, forget_token
 from helpdesk.timeutil import utcnow
 from tests import servers
 
@@ -263,3 +274,162 @@ def test_stalled_check_marks_and_logs_a_stalled_mailbox_once(runner, imap, logs)
     check_stalled_mailboxes()
     assert db.session.get(Mailbox, mailbox.id).stalled_at is None
     assert "mailbox support polls again" in logs.text
+
+
+# --- a server that never answers ---------------------------------------------------------------
+
+
+@pytest.fixture
+def silent_port():
+    """A port on 127.0.0.1 that accepts connections (the kernel completes them into the
+    listen backlog) and never says a word."""
+    with socket.create_server((servers.HOST, 0), backlog=8) as listener:
+        yield listener.getsockname()[1]
+
+
+def test_test_command_gives_up_on_a_server_that_never_answers_within_ten_seconds(
+    runner, silent_port
+):
+    url = f"imap://u:p@{servers.HOST}:{silent_port}/"
+    runner.invoke(args=["mailbox", "add", "--name", "silent", "--imap-url", url])
+    started = time.monotonic()
+
+    result = runner.invoke(args=["mailbox", "test", "silent"])
+
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    assert f"Error: {servers.HOST}:{silent_port} did not answer within 10 s" in result.output
+    assert elapsed < 13  # the poller itself waits up to HELPDESK_MAIL_TIMEOUT_SECONDS (60)
+
+
+# --- OAuth 2: a provider that rotates refresh tokens ---------------------------------------------
+
+
+class RotatingProvider(ThreadingHTTPServer):
+    """A token endpoint that hands out a new refresh token with every access token (and
+    revokes the old one), and the introspection endpoint Dovecot asks."""
+
+    def __init__(self):
+        super().__init__((servers.HOST, 0), _ProviderHandler)
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> user
+        self.access_tokens: dict[str, str] = {}  # access token -> user
+
+    @property
+    def url(self) -> str:
+        return f"http://{servers.HOST}:{self.server_address[1]}"
+
+    def grant(self, user: str) -> str:
+        token = f"rt-{uuid.uuid4().hex}"
+        self.refresh_tokens[token] = user
+        return token
+
+
+class _ProviderHandler(BaseHTTPRequestHandler):
+    server: RotatingProvider
+
+    def do_POST(self):  # noqa: N802 (the http.server name)
+        length = int(self.headers.get("Content-Length", 0))
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        if self.path == "/token":
+            user = self.server.refresh_tokens.pop(form.get("refresh_token", ""), None)
+            if user is None:
+                return self._json(400, {"error": "invalid_grant"})
+            access = f"at-{uuid.uuid4().hex}"
+            self.server.access_tokens[access] = user
+            refresh = self.server.grant(user)
+            return self._json(200, {"access_token": access, "refresh_token": refresh})
+        user = self.server.access_tokens.get(form.get("token", ""))
+        return self._json(200, {"active": "true", "username": user} if user else {"active": "no"})
+
+    def _json(self, status: int, body: dict):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def provider():
+    server = RotatingProvider()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def oauth_imap(provider):
+    url = f"{provider.url}/introspect"
+    with servers.dovecot_server({USER: PASSWORD}, oauth2_introspection_url=url) as server:
+        yield server
+
+
+def _add_oauth(provider, port: int) -> Mailbox:
+    imap = services.parse_imap_url(f"imap://{quote(USER)}@{servers.HOST}:{port}/INBOX")
+    mailbox = services.add_mailbox(
+        Actor.system(),
+        name="support",
+        imap=imap,
+        secret=provider.grant(USER),
+        auth=MailboxAuth.XOAUTH2,
+        oauth_token_url=f"{provider.url}/token",
+        oauth_client_id="helpdesk-app",
+    )
+    db.session.commit()
+    return mailbox
+
+
+def _stored_refresh_token(mailbox_id: int) -> str:
+    db.session.rollback()  # what is committed, not what this session holds
+    return db.session.get(Mailbox, mailbox_id).secret
+
+
+def test_fetching_an_access_token_flushes_a_rotated_refresh_token_but_never_commits(app, provider):
+    mailbox = _add_oauth(provider, servers.free_port())
+    first = mailbox.secret
+    mailbox.address = "half-done@example.test"  # the caller's transaction, e.g. an outbox item
+
+    token = access_token(mailbox)
+
+    assert provider.access_tokens[token] == USER
+    rotated = db.session.execute(text("SELECT secret_encrypted FROM mailboxes")).scalar_one()
+    assert rotated == mailbox.secret_encrypted and mailbox.secret != first  # flushed
+    assert _stored_refresh_token(mailbox.id) == first  # rolled back with the caller's work
+    assert find_mailbox("support").address is None
+    forget_token(mailbox.id)
+
+
+def test_a_refresh_token_rotated_during_the_test_command_is_kept(runner, provider, oauth_imap):
+    mailbox = _add_oauth(provider, oauth_imap.port)
+    first = mailbox.secret
+
+    tested = runner.invoke(args=["mailbox", "test", "support"])
+
+    assert tested.exit_code == 0, tested.output
+    kept = _stored_refresh_token(mailbox.id)
+    assert kept != first and provider.refresh_tokens[kept] == USER
+    forget_token(mailbox.id)  # no cached access token: the stored refresh token must work
+    again = runner.invoke(args=["mailbox", "test", "support"])
+    assert again.exit_code == 0, again.output
+    forget_token(mailbox.id)
+
+
+def test_the_poller_keeps_a_refresh_token_the_provider_rotated(runner, provider, oauth_imap):
+    mailbox = _add_oauth(provider, oauth_imap.port)
+    first = mailbox.secret
+
+    polled = runner.invoke(args=["mail", "poll", "--once"])
+
+    assert polled.exit_code == 0, polled.output
+    assert "support: no new mail" in polled.output
+    kept = _stored_refresh_token(mailbox.id)
+    assert kept != first and provider.refresh_tokens[kept] == USER
+    forget_token(mailbox.id)
+    assert runner.invoke(args=["mail", "poll", "--once"]).exit_code == 0
+    forget_token(mailbox.id)
