@@ -21,7 +21,8 @@ What it does, on a private Dovecot and a fresh SQLite database (tests/servers.py
      beside the same command on an empty mailbox (peak RSS by getrusage, see measured()).
   5. SQL statements per mail: `--statements` of the mails ingested in this process, in the
      poller's batches, with a counter on the engine.
-The load average is printed before and after: on a shared machine it moves every figure.
+The load average is printed before and after, and beside each figure (`load` = the 1, 5
+and 15 minute averages when it was taken): on a shared machine it moves every figure.
 Targets (issue #5): >= 250 mails/s end to end on SQLite, within 3x of parsing alone; peak
 RSS under 250 MB with a 20 MB message.
 """
@@ -221,7 +222,10 @@ def count_statements(folder: str, mails: list[bytes]) -> None:
         for start in range(0, len(mails), 50):
             batch = mails[start : start + 50]
             ingest_batch([Arrival(raw, 1, 1, start + n) for n, raw in enumerate(batch)])
-    print(f"SQL statements: {statements / len(mails):.1f} per mail (over {len(mails)} mails)")
+    print(
+        f"SQL statements: {statements / len(mails):.1f} per mail (over {len(mails)} mails; "
+        f"load {_load()})"
+    )
 
 
 def _load() -> str:
@@ -242,7 +246,7 @@ def measure_big_mail(imap, megabytes: float, folder: str) -> None:
     _done, wall, rss, output = helpdesk.measured("mail", "poll", "--once", "--mailbox", "big")
     print(
         f"one {len(raw) / 1e6:.1f} MB message: peak RSS {rss} MB (the same command on an "
-        f"empty mailbox: {empty_rss} MB), {wall:.1f} s; output: {output}"
+        f"empty mailbox: {empty_rss} MB), {wall:.1f} s (load {_load()}); output: {output}"
     )
 
 
@@ -289,6 +293,7 @@ def main() -> None:
             done, wall, rss, output = helpdesk.measured(
                 "mail", "poll", "--once", "--mailbox", "bench"
             )
+            end_to_end_load = _load()
             parse = parse_alone(mails)
             print(f"poll output: {output}")
             end_to_end = len(mails) / (done - empty)
@@ -296,11 +301,11 @@ def main() -> None:
                 f"end to end (`flask mail poll --once`, Dovecot to committed tickets, without "
                 f"the {empty:.2f} s start-up): {done - empty:.2f} s, {end_to_end:.0f} mails/s; "
                 f"the process exited after {wall:.2f} s, once its in-process outbox had sent "
-                f"the acknowledgements (peak RSS {rss} MB)"
+                f"the acknowledgements (peak RSS {rss} MB; load {end_to_end_load})"
             )
             print(
                 f"parser alone (parse_message + classify), same mails: {parse:.2f} s, "
-                f"{len(mails) / parse:.0f} mails/s"
+                f"{len(mails) / parse:.0f} mails/s (load {_load()})"
             )
             print(
                 f"ratio: end to end takes {(done - empty) / parse:.1f}x as long as parsing "

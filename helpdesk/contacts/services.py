@@ -37,7 +37,8 @@ def find_or_create_contact(email: str, name: str | None = None) -> Contact:
     if contact is not None:
         return contact
     display = clean_name(name) if name and name.strip() else address.partition("@")[0]
-    contact = Contact(name=display, organization=organization_for_domain(address))
+    # A new contact has no account: said so, so that nobody loads one (Actor.for_contact).
+    contact = Contact(name=display, organization=organization_for_domain(address), user=None)
     contact.emails.append(ContactEmail(email=address))
     db.session.add(contact)
     db.session.flush()

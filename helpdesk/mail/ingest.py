@@ -5,6 +5,10 @@ InboundMail row. The poller hands over a batch of mails at a time: one transacti
 batch, a savepoint for each mail, the files synced to disk together just before the single
 commit. A mail that fails goes to quarantine with its error (the raw stays stored) and can be
 retried; the rest of its batch and the mailbox keep flowing.
+
+What a batch's mails have in common is looked up once for the batch (earlier deliveries,
+blocked senders, our addresses), and their side effects (acknowledgements, notifications)
+are written to the outbox together at its end, so a mail costs few statements.
 """
 
 import hashlib
@@ -18,15 +22,16 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from helpdesk import storage
+from helpdesk import outbox, storage
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
 from helpdesk.mail.autodetect import classify
 from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, InboundMail, Outcome
 from helpdesk.mail.parse import ParsedMail, parse_message
 from helpdesk.mail.routing import apply_mail, our_addresses
-from helpdesk.outbox import enqueue
+from helpdesk.outbox import dispatch
 from helpdesk.outbox.runner import HANDLERS, handler
+from helpdesk.tickets import blocklist
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -84,7 +89,7 @@ def ingest_batch(
     records them. Raises (and records nothing) only when the database is unusable or a file
     cannot be stored: then every mail of the batch must stay where it is."""
     limit = _max_size()
-    with storage.synced_together() as files:
+    with dispatch.foreground(), storage.synced_together() as files:
         # Stored and parsed first, without a transaction: the write lock is held for the
         # database work only.
         prepared = [_prepare(arrival, limit) for arrival in arrivals]
@@ -92,6 +97,7 @@ def ingest_batch(
         try:
             context = _BatchContext(prepared, support_addresses)
             results = [_ingest_one(item, context) for item in prepared]
+            outbox.add_collected(context.side_effects)
             files.sync()  # raw mails and attachments on disk before the rows that name them
             db.session.commit()
         except BaseException:
@@ -136,19 +142,23 @@ def _prepare(arrival: Arrival, limit: int) -> _Prepared:
 
 
 class _BatchContext:
-    """What every mail of a batch shares: our addresses, and the rows already recorded for
-    its UIDs and its identities (kept up to date as the batch records more)."""
+    """What every mail of a batch shares: our addresses, its blocked senders, the rows
+    already recorded for its UIDs and its identities (kept up to date as the batch records
+    more), and the outbox items of the mails recorded so far."""
 
     def __init__(self, prepared: Sequence[_Prepared], support_addresses: Sequence[str]):
         self.support_addresses = support_addresses
         self.ours = our_addresses(support_addresses)
         self.by_place = _earlier_by_places([item.arrival for item in prepared])
         self.by_identity = _earlier_by_identities([i.identity for i in prepared if i.identity])
+        self.blocked = blocklist.blocked_among([i.mail.from_address for i in prepared if i.mail])
+        self.side_effects: list = []
 
-    def recorded(self, row: InboundMail) -> None:
+    def recorded(self, row: InboundMail, side_effects: list = ()) -> None:
         self.by_identity[(row.mail_message_id, row.content_sha256)] = row
         if self.by_place is not None and row.uid is not None:
             self.by_place[row.uid] = row
+        self.side_effects.extend(side_effects)
 
 
 def _ingest_one(item: _Prepared, context: _BatchContext) -> IngestResult:
@@ -156,14 +166,16 @@ def _ingest_one(item: _Prepared, context: _BatchContext) -> IngestResult:
     failure, which the savepoint undoes) quarantined."""
     for attempt in (1, 2):
         try:
-            with db.session.begin_nested():
+            # Its outbox items are kept aside, and written with the batch's only if the
+            # savepoint holds.
+            with outbox.collecting() as side_effects, db.session.begin_nested():
                 earlier = _earlier(item, context, look_again=attempt == 2)
                 if earlier is not None:
                     return _duplicate(earlier)
                 if item.failure is not None:
                     break  # the parser failed
                 row = _record(item, context)
-            context.recorded(row)
+            context.recorded(row, side_effects)
             return _result(row)
         except IntegrityError as exc:
             # A twin committed first (then we are a duplicate), or someone created the same
@@ -209,7 +221,9 @@ def _record(item: _Prepared, context: _BatchContext) -> InboundMail:
         db.session.flush()  # the notice names the row
         _record_too_large(row, raw, headers, context.support_addresses)
     else:
-        apply_mail(row, item.mail, context.support_addresses, ours=context.ours)
+        apply_mail(
+            row, item.mail, context.support_addresses, ours=context.ours, blocked=context.blocked
+        )
         # Added only now, so it is written once (not inserted, then updated twice); a twin
         # that another process committed meanwhile fails here, and the savepoint undoes
         # everything this mail did.
@@ -422,10 +436,10 @@ def _record_too_large(
     row.outcome = Outcome.TOO_LARGE
     row.error = f"message is {len(raw)} bytes, over the limit of {limit} bytes"
     size_mb = len(raw) / 1048576
-    row.detail = f"too large ({size_mb:.1f} MB; the limit is {limit / 1048576:.0f} MB): kept raw"
+    row.detail = f"too large ({size_mb:.1f} MB; the limit is {_megabytes(limit)} MB): kept raw"
     ours = our_addresses(support_addresses)
     if row.sender and row.sender not in ours and classify(headers).may_acknowledge:
-        enqueue(
+        outbox.enqueue(
             TOO_LARGE_NOTICE,
             {
                 "inbound_id": row.id,
@@ -445,6 +459,12 @@ if TOO_LARGE_NOTICE not in HANDLERS:
         # The outbound-mail work replaces this with a real mail to the sender.
         log.info("a too-large mail from %s was kept in quarantine", payload.get("to"))
         return "logged (no notice template yet)"
+
+
+def _megabytes(size: int) -> str:
+    """A size in MB as people write it: "25", "2.5", "0.1", "0.05"."""
+    megabytes = size / 1048576
+    return (f"{megabytes:.1f}" if megabytes >= 0.095 else f"{megabytes:.2g}").removesuffix(".0")
 
 
 def _max_size() -> int:

@@ -5,13 +5,14 @@ outcome and the reason; the caller (helpdesk.mail.ingest) owns the transaction.
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from email.utils import parseaddr
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from helpdesk import outbox
 from helpdesk.accounts.actor import Actor
 from helpdesk.contacts.models import Contact, ContactEmail
 from helpdesk.contacts.services import find_or_create_contact
@@ -24,8 +25,6 @@ from helpdesk.mail.parse import ParsedMail
 from helpdesk.mail.threading import Decision, decide, decide_bounce
 from helpdesk.mail.tokens import find_tokens
 from helpdesk.notifications import ACKNOWLEDGE
-from helpdesk.outbox import SESSION_KEY
-from helpdesk.outbox.models import OutboxItem
 from helpdesk.tickets import blocklist
 from helpdesk.tickets.models import Channel, Message, Participant, Ticket
 from helpdesk.tickets.services import (
@@ -52,9 +51,11 @@ def apply_mail(
     release: bool = False,
     *,
     ours: set[str] | None = None,
+    blocked: Container[str] | None = None,
 ) -> None:
     """Decide what the mail is and act on it; fills the row's outcome, ticket and reasons.
-    `ours` is our_addresses(support_addresses), when the caller has it already."""
+    `ours` is our_addresses(support_addresses) and `blocked` the blocked senders among the
+    mails at hand (blocklist.blocked_among), when the caller has them already."""
     row.sender = (mail.from_address or "")[:254] or None
     row.subject = mail.subject[:250] or None
     secret = current_app.config["SECRET_KEY"]
@@ -64,7 +65,7 @@ def apply_mail(
     if own:
         row.outcome, row.detail = Outcome.OWN_MAIL_LOOP, f"our own mail came back ({own}): dropped"
         return
-    if not release and blocklist.is_blocked(mail.from_address):
+    if not release and _is_blocked(mail.from_address, blocked):
         row.outcome, row.detail = Outcome.BLOCKED, f"{mail.from_address} is blocked: held as spam"
         return
     if not release and classification.spam:
@@ -72,7 +73,7 @@ def apply_mail(
         return
     kind = classification.kind
     lookup = DatabaseLookup()
-    queued = len(db.session.info.get(SESSION_KEY) or [])  # side effects of earlier mails
+    queued = outbox.mark()  # side effects of earlier mails
     if kind is MailKind.BOUNCE:
         _apply_bounce(row, mail, classification, lookup, secret)
         return
@@ -111,7 +112,12 @@ def _apply_bounce(row, mail, classification: Classification, lookup, secret: str
     lines = [f"Delivery failed for {r.address}: {r.status} {r.diagnostic}" for r in recipients]
     body = "\n".join(lines or ["A delivery report came back."]) + "\n\n" + mail.text
     message = add_automatic_message(
-        ticket, author=None, body=_fit_body(body), internal=True, mail=_headers(mail, row)
+        ticket,
+        author=None,
+        body=_fit_body(body),
+        internal=True,
+        mail=_headers(mail, row),
+        mail_html=mail.html,
     )
     _finish_message(message, mail)
     row.ticket, row.message = message.ticket, message
@@ -137,7 +143,11 @@ def _attach_automatic(row, mail: ParsedMail, classification: Classification, dec
     ticket = _ticket(decision.ticket_number)
     author = _sender_contact(mail) if mail.from_address else None
     message = add_automatic_message(
-        ticket, author=author, body=_fit_body(_reply_text(mail)), mail=_headers(mail, row)
+        ticket,
+        author=author,
+        body=_fit_body(_reply_text(mail)),
+        mail=_headers(mail, row),
+        mail_html=mail.html,
     )
     _finish_message(message, mail)
     receipt = classification.kind is MailKind.RECEIPT
@@ -159,6 +169,7 @@ def _apply_reply(
         body=_fit_body(_reply_text(mail)),
         channel=Channel.EMAIL,
         mail=_headers(mail, row),
+        mail_html=mail.html,
     )
     message.from_new_participant = bool(decision.new_participant)
     _finish_message(message, mail)
@@ -193,6 +204,7 @@ def _apply_new_ticket(
         body=_fit_body(mail.text),
         channel=Channel.EMAIL,
         mail=_headers(mail, row),
+        mail_html=mail.html,
         cc=_cc_contacts(mail, ours, requester),
     )
     message = ticket.messages[0]
@@ -221,12 +233,14 @@ def _why_not_acknowledged(classification: Classification, requester: Contact) ->
 
 def _withdraw_acknowledgement(queued: int) -> None:
     """Drop the acknowledgement open_ticket queued for this mail (not yet sent); the first
-    `queued` ids are earlier mails' of the same batch, whose acknowledgements stand."""
-    ids = (db.session.info.get(SESSION_KEY) or [])[queued:]
-    if ids:
-        db.session.execute(
-            delete(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.kind == ACKNOWLEDGE)
-        )
+    `queued` items are earlier mails' of the same batch, whose acknowledgements stand."""
+    outbox.withdraw(ACKNOWLEDGE, queued)
+
+
+def _is_blocked(address: str | None, blocked: Container[str] | None) -> bool:
+    if blocked is None:
+        return blocklist.is_blocked(address)
+    return address in blocked
 
 
 # ---- pieces --------------------------------------------------------------------------------
@@ -249,7 +263,7 @@ def _sender_contact(mail: ParsedMail) -> Contact:
                 return find_or_create_contact(mail.from_address, display)
             except ValidationError:
                 continue
-    contact = Contact(name=(name or mail.from_address or "Unknown sender")[:200])
+    contact = Contact(name=(name or mail.from_address or "Unknown sender")[:200], user=None)
     db.session.add(contact)
     db.session.flush()
     return contact
@@ -277,10 +291,9 @@ def _cc_contacts(mail: ParsedMail, ours: set[str], requester: Contact) -> list[C
 
 
 def _finish_message(message: Message, mail: ParsedMail) -> None:
-    """The mail's HTML and files on the message."""
-    # Sanitized by the mail parser, which keeps cid: images and blocks remote content;
-    # the generic sanitizer would drop both.
-    message.body_html = mail.html
+    """The mail's files on the message. (Its HTML came with the message, as `mail_html`:
+    sanitized by the mail parser, which keeps cid: images and blocks remote content; the
+    generic sanitizer would drop both.)"""
     uploads = [
         Upload(
             filename=attachment.filename,

@@ -3,9 +3,19 @@
 With `REDIS_URL` each item becomes an RQ job; without it a small thread pool in this
 process runs them. Either way the row is already committed, so if this hand-off is lost
 (the process dies, Redis is down) the due-work loop runs the item later.
+
+The in-process runners give way to `foreground()` work (the mail poller's batches): Python
+runs one thread at a time, so a runner sending acknowledgements while the poller ingests a
+backlog slows the poller down by about as much as the sending takes. They wait until the
+foreground has been quiet for a moment, and never longer than FOREGROUND_WAIT after the
+hand-off: with a trickle of mail that is the length of one batch.
 """
 
+import contextlib
 import logging
+import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, current_app
@@ -17,6 +27,39 @@ from helpdesk.outbox import SESSION_KEY
 log = logging.getLogger(__name__)
 
 _pool: ThreadPoolExecutor | None = None
+
+FOREGROUND_WAIT = 15.0  # seconds a runner waits at most for the foreground to pause
+QUIET = 0.2  # seconds without foreground work that count as a pause
+_quiet = threading.Condition()
+_foreground = 0  # foreground() blocks running now
+_foreground_ended = 0.0  # time.monotonic() when the last one ended
+
+
+@contextlib.contextmanager
+def foreground() -> Iterator[None]:
+    """Work that the in-process runners of this process wait for (see the module's doc)."""
+    global _foreground, _foreground_ended
+    with _quiet:
+        _foreground += 1
+    try:
+        yield
+    finally:
+        with _quiet:
+            _foreground -= 1
+            _foreground_ended = time.monotonic()
+            _quiet.notify_all()
+
+
+def _wait_for_pause(deadline: float) -> None:
+    with _quiet:
+        while (now := time.monotonic()) < deadline:
+            if _foreground == 0:
+                quiet_for = now - _foreground_ended
+                if quiet_for >= QUIET:
+                    return
+                _quiet.wait(min(QUIET - quiet_for, deadline - now))
+            else:
+                _quiet.wait(deadline - now)
 
 
 def drain() -> None:
@@ -34,11 +77,13 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def _run_in_thread(app: Flask, item_ids: list[int]) -> None:
+def _run_in_thread(app: Flask, item_ids: list[int], handed_at: float) -> None:
     from helpdesk.outbox.runner import run_item
 
+    deadline = handed_at + FOREGROUND_WAIT
     with app.app_context():
         for item_id in item_ids:
+            _wait_for_pause(deadline)
             try:
                 run_item(item_id)
             except Exception:  # the row stays due; the due-work loop retries it
@@ -55,7 +100,7 @@ def dispatch(app: Flask, item_ids: list[int]) -> None:
 
             enqueue_outbox_items(app, item_ids)
         else:
-            _thread_pool().submit(_run_in_thread, app, item_ids)
+            _thread_pool().submit(_run_in_thread, app, item_ids, time.monotonic())
     except Exception:  # the commit has happened: failing it now would lie to the caller
         log.exception(
             "could not hand outbox items %s to %s; the due-work loop will", item_ids, mode

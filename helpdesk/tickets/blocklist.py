@@ -53,6 +53,26 @@ def is_blocked(address: str | None) -> bool:
     return found is not None
 
 
+def blocked_among(addresses) -> set[str]:
+    """Those of `addresses` (as given) whose mail must be dropped, in one query."""
+    wanted: dict[str, list[str]] = {}
+    for address in set(addresses):
+        if address and "@" in address:
+            clean = address.strip().lower()
+            for pattern in (clean, "@" + clean.rpartition("@")[2]):
+                wanted.setdefault(pattern, []).append(address)
+    found: set[str] = set()
+    patterns = sorted(wanted)
+    for start in range(0, len(patterns), 500):
+        chunk = patterns[start : start + 500]
+        listed = db.session.execute(
+            select(BlockedSender.pattern).where(BlockedSender.pattern.in_(chunk))
+        ).scalars()
+        for pattern in listed:
+            found.update(wanted[pattern])
+    return found
+
+
 def block(pattern: str, *, reason: str | None = None, by_user_id: int | None = None) -> None:
     """Add a pattern (idempotent). The caller checks who may do this."""
     pattern = pattern.strip().lower()

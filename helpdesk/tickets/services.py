@@ -160,8 +160,11 @@ def _new_message(
     html: str | None,
     channel: Channel,
     mail: MailHeaders | None,
+    mail_html: str | None = None,
 ) -> Message:
     mail = mail or MailHeaders()
+    if mail_html is None:
+        mail_html = sanitize_html(html) if html else None
     message = Message(
         ticket=ticket,
         kind=kind,
@@ -169,7 +172,7 @@ def _new_message(
         author_user=actor.user,
         author_contact=actor.contact if actor.user is None or not actor.is_staff else None,
         body_text=body,
-        body_html=sanitize_html(html) if html else None,
+        body_html=mail_html,
         created_at=utcnow(),
         mail_message_id=mail.message_id,
         mail_in_reply_to=mail.in_reply_to,
@@ -209,10 +212,13 @@ def open_ticket(
     team: Team | None = None,
     uploads: Sequence[Upload] = (),
     mail: MailHeaders | None = None,
+    mail_html: str | None = None,
     cc: Sequence[Contact] = (),
     follow_up_of: Ticket | None = None,
 ) -> Ticket:
-    """Create a ticket with its first message. Customers may only open their own."""
+    """Create a ticket with its first message. Customers may only open their own.
+    `mail_html` is a mail's HTML that the mail parser sanitized (kept as it is, cid: images
+    and blocked remote content included); `html` is anyone's, sanitized here."""
     if not actor.is_staff and not actor.is_system:
         if actor.contact is None or actor.contact.id != requester.id:
             raise PermissionDenied("You can only open requests for yourself.")
@@ -239,7 +245,7 @@ def open_ticket(
     db.session.add(ticket)
     # The first message is the requester's words, whoever types them in (agent, mail, system).
     author = Actor.for_contact(requester)
-    message = _new_message(ticket, author, MessageKind.REPLY, body, html, channel, mail)
+    message = _new_message(ticket, author, MessageKind.REPLY, body, html, channel, mail, mail_html)
     _store_uploads(ticket, message, uploads)
     for contact in cc:
         if contact.id != requester.id:
@@ -261,10 +267,11 @@ def add_reply(
     html: str | None = None,
     uploads: Sequence[Upload] = (),
     mail: MailHeaders | None = None,
+    mail_html: str | None = None,
 ) -> Message:
     """Add a public reply. A customer's reply reopens a pending ticket, or a resolved one
     within the reopen window; on a closed ticket it opens a new, linked ticket (the returned
-    message's ticket then differs from the one passed in)."""
+    message's ticket then differs from the one passed in). `mail_html`: see open_ticket."""
     ticket = follow_merges(ticket)
     if not permissions.can_reply(actor, ticket):
         raise NotFound(f"There is no ticket #{ticket.number}.")
@@ -294,11 +301,12 @@ def add_reply(
                 channel=channel,
                 uploads=uploads,
                 mail=mail,
+                mail_html=mail_html,
                 team=ticket.team,
                 follow_up_of=ticket,
             )
             return follow_up.messages[0]
-    message = _new_message(ticket, actor, MessageKind.REPLY, body, html, channel, mail)
+    message = _new_message(ticket, actor, MessageKind.REPLY, body, html, channel, mail, mail_html)
     _store_uploads(ticket, message, uploads)
     if new_status != ticket.status:
         _set_status(ticket, actor, StatusChange(ticket.status, new_status))
@@ -658,6 +666,7 @@ def add_automatic_message(
     body: str,
     internal: bool = False,
     mail: MailHeaders | None = None,
+    mail_html: str | None = None,
 ) -> Message:
     """Attach automatic mail (an out-of-office, a read receipt, a bounce) to the ticket.
 
@@ -668,7 +677,7 @@ def add_automatic_message(
     actor = Actor.for_contact(author) if author is not None else Actor.system()
     kind = MessageKind.NOTE if internal else MessageKind.REPLY
     body = clean_body(body, required=False) or "(no text)"
-    message = _new_message(ticket, actor, kind, body, None, Channel.EMAIL, mail)
+    message = _new_message(ticket, actor, kind, body, None, Channel.EMAIL, mail, mail_html)
     message.automatic = True
     db.session.flush()
     events.publish(events.MESSAGE_ADDED, ticket_id=ticket.id, message_id=message.id, automatic=True)

@@ -497,6 +497,16 @@ def test_a_mail_over_the_size_limit_is_kept_raw_and_the_sender_told(app):
     assert ingest.retry(result.inbound_id).outcome == "new_ticket"
 
 
+def test_a_too_large_mail_names_a_fractional_limit_with_its_decimal(app):
+    app.config["HELPDESK_MAX_MAIL_MB"] = 0.1
+    raw = _mail("x" * 200_000)
+
+    result = ingest.ingest_raw(raw)
+
+    assert result.outcome == "too_large"
+    assert "the limit is 0.1 MB" in result.detail
+
+
 # ---- the command line ------------------------------------------------------------------------
 
 

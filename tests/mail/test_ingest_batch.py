@@ -3,18 +3,23 @@ the others, nothing is recorded before the files are on disk, and a batch seen a
 poller died before marking it on the server) changes nothing."""
 
 import json
+import threading
+import time
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from helpdesk import storage
+from helpdesk import outbox, storage
 from helpdesk.extensions import db
 from helpdesk.mail import ingest, routing
 from helpdesk.mail.ingest import Arrival
 from helpdesk.mail.models import InboundMail
 from helpdesk.notifications import ACKNOWLEDGE
+from helpdesk.outbox import dispatch
 from helpdesk.outbox.models import OutboxItem
+from helpdesk.outbox.runner import HANDLERS
+from helpdesk.tickets import blocklist
 from helpdesk.tickets.models import Attachment, Ticket
 from tests.mail.test_ingest import PIXEL, SUPPORT, _mail
 
@@ -177,3 +182,69 @@ def test_a_batch_of_files_is_synced_with_one_call_and_a_single_file_with_fsync(a
 
     assert [storage.read_blob(d) for d in digests] == [f"file {n}".encode() for n in range(10)]
     assert storage.read_blob(one) == b"one file"
+
+
+def test_a_blocked_sender_in_a_batch_is_held_and_the_others_become_tickets(app):
+    blocklist.block("@evil.example")
+    db.session.commit()
+    mails = _three_mails()
+    mails[1] = _mail(subject="Cheap pills", message_id="<x@evil>", sender="Mallory@Evil.example")
+
+    results = ingest.ingest_batch(_arrivals(*mails), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket", "blocked", "new_ticket"]
+    assert _count(Ticket) == 2
+
+
+def test_a_batch_writes_the_side_effects_of_its_mails_together_and_only_of_those_kept(
+    app, monkeypatch
+):
+    real_open_ticket = routing.open_ticket
+
+    def fails_for_bob(actor, **kwargs):
+        ticket = real_open_ticket(actor, **kwargs)  # its acknowledgement is queued, then
+        if kwargs["requester"].primary_email == "bob@example.com":
+            raise RuntimeError("ticket service is down")
+        return ticket
+
+    monkeypatch.setattr(routing, "open_ticket", fails_for_bob)  # fault injection
+    handed_off = []
+    monkeypatch.setattr(dispatch, "dispatch", lambda app, ids: handed_off.extend(ids))
+    inserts = []
+
+    def count_outbox_inserts(_conn, _cursor, statement, *_rest):
+        if statement.startswith("INSERT INTO outbox"):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count_outbox_inserts)
+    try:
+        results = ingest.ingest_batch(_arrivals(*_three_mails()), [SUPPORT])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_outbox_inserts)
+
+    assert [r.outcome for r in results] == ["new_ticket", "quarantined", "new_ticket"]
+    assert len(inserts) == 1  # one statement for the whole batch
+    rows = db.session.execute(select(OutboxItem.id, OutboxItem.payload)).all()
+    kept = {
+        db.session.execute(select(Ticket.id).where(Ticket.number == r.ticket_number)).scalar_one()
+        for r in results
+        if r.ticket_number
+    }
+    assert {json.loads(payload)["ticket_id"] for _id, payload in rows} == kept
+    assert sorted(handed_off) == sorted(item_id for item_id, _payload in rows)
+    assert _count(OutboxItem, OutboxItem.kind == ACKNOWLEDGE) == 2
+
+
+def test_in_process_runners_wait_for_a_running_batch_and_then_run_promptly(app, monkeypatch):
+    ran = threading.Event()
+    monkeypatch.setitem(HANDLERS, "test.ran", lambda payload: ran.set() or "ran")
+
+    monkeypatch.setitem(app.config, "OUTBOX_DISPATCH", "thread")
+    outbox.enqueue("test.ran", {})
+    with dispatch.foreground():
+        db.session.commit()  # hands the item to an in-process runner
+        assert not ran.wait(0.5)  # the batch goes first
+    finished = time.monotonic()
+    assert ran.wait(10)
+    assert time.monotonic() - finished < 5
+    dispatch.drain()
