@@ -4,6 +4,7 @@
     .venv/bin/python bench/mail_ingest_bench.py --mails 300 --big-mb 0 --statements 0
     .venv/bin/python bench/mail_ingest_bench.py --profile      # where the poller's time goes
     .venv/bin/python bench/mail_ingest_bench.py --dir /dev/shm # without the cost of disk syncs
+    .venv/bin/python bench/mail_ingest_bench.py --in-process   # ingest_batch alone, no IMAP
 
 What it does, on a private Dovecot and a fresh SQLite database (tests/servers.py):
   1. `--mails` realistic support mails (bench/mail_parse_bench.realistic_mail: plain and
@@ -21,6 +22,10 @@ What it does, on a private Dovecot and a fresh SQLite database (tests/servers.py
      beside the same command on an empty mailbox (peak RSS by getrusage, see measured()).
   5. SQL statements per mail: `--statements` of the mails ingested in this process, in the
      poller's batches, with a counter on the engine.
+`--in-process` times ingest_batch alone (no IMAP, no outbox sending) over the same mails in
+the poller's batches of 50, into a fresh SQLite file each run (`--runs`, each in a process of
+its own), with statements and flushes per mail, and prints the median; with `--profile`,
+one run under cProfile instead.
 The load average is printed before and after, and beside each figure (`load` = the 1, 5
 and 15 minute averages when it was taken): on a shared machine it moves every figure.
 Targets (issue #5): >= 250 mails/s end to end on SQLite, within 3x of parsing alone; peak
@@ -228,6 +233,89 @@ def count_statements(folder: str, mails: list[bytes]) -> None:
     )
 
 
+def ingest_in_process(folder: str, mails: list[bytes], profile: bool = False) -> dict:
+    """One run of `--in-process`: ingest_batch over `mails`, here, into a fresh database."""
+    from sqlalchemy import event
+
+    helpdesk = Helpdesk(folder)
+    helpdesk.run("db", "upgrade", "heads")
+    os.environ.update(helpdesk.env)
+    from helpdesk import create_app
+    from helpdesk.extensions import db
+    from helpdesk.mail.ingest import Arrival, ingest_batch
+
+    app = create_app({"OUTBOX_DISPATCH": "none"})
+    counts = {"statements": 0, "flushes": 0}
+
+    def counted(*_args) -> None:
+        counts["statements"] += 1
+
+    def flushed(*_args) -> None:
+        counts["flushes"] += 1
+
+    batches = [
+        [Arrival(raw, 1, 1, start + n + 1) for n, raw in enumerate(mails[start : start + 50])]
+        for start in range(0, len(mails), 50)
+    ]
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", counted)
+        event.listen(db.session, "before_flush", flushed)
+        counts["statements"] = 0
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started = time.perf_counter()
+        for batch in batches:
+            ingest_batch(batch)
+        seconds = time.perf_counter() - started
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            stats = pstats.Stats(profiler).sort_stats("cumulative")
+            stats.print_stats(60)
+            stats.sort_stats("tottime").print_stats(30)
+    return {"seconds": seconds, **counts}
+
+
+def in_process(mails: list[bytes], runs: int, folder: str, profile: bool) -> None:
+    """`--in-process`: each run in a fresh process and database; the median run."""
+    import json
+    import statistics
+
+    print(f"load average before: {_load()}")
+    results = []
+    for run in range(1 if profile else runs):
+        argv = [sys.executable, __file__, "--one-run", f"{folder}/run{run}"]
+        argv += ["--mails", str(len(mails))] + (["--profile"] if profile else [])
+        done = subprocess.run(argv, capture_output=True, text=True, check=True)  # noqa: S603
+        *lines, last = done.stdout.strip().splitlines()
+        if profile:
+            print("\n".join(lines))
+        results.append(json.loads(last))
+        r = results[-1]
+        print(
+            f"run {run + 1}: {r['seconds']:.2f} s, {len(mails) / r['seconds']:.0f} mails/s "
+            f"(load {_load()})"
+        )
+    seconds = statistics.median(r["seconds"] for r in results)
+    parse = parse_alone(mails)
+    r = results[0]
+    print(
+        f"ingest_batch, median of {len(results)}: {seconds:.2f} s, {len(mails) / seconds:.0f} "
+        f"mails/s, {1000 * seconds / len(mails):.1f} ms per mail; "
+        f"{r['statements'] / len(mails):.1f} statements and {r['flushes'] / len(mails):.1f} "
+        f"flushes per mail"
+    )
+    print(
+        f"parser alone: {parse:.2f} s, {len(mails) / parse:.0f} mails/s; ratio "
+        f"{seconds / parse:.1f}x (load {_load()})"
+    )
+
+
 def _load() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -264,12 +352,24 @@ def main() -> None:
         help="where the database and stored mail go (default: a new folder under the system's "
         "temporary folder); /dev/shm shows the figures without the cost of disk syncs",
     )
+    parser.add_argument("--in-process", action="store_true", help="time ingest_batch alone")
+    parser.add_argument("--runs", type=int, default=5, help="runs of --in-process")
+    parser.add_argument("--one-run", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_run:
+        import json
+
+        result = ingest_in_process(args.one_run, bench_mails(args.mails), args.profile)
+        print(json.dumps(result))
+        return
 
     folder = tempfile.mkdtemp(prefix="helpdesk-bench-", dir=args.dir)
     users = {"bench@example.com": PASSWORD, "empty@example.com": PASSWORD}
     users["big@example.com"] = PASSWORD
     try:
+        if args.in_process:
+            in_process(bench_mails(args.mails), args.runs, folder, args.profile)
+            return
         with servers.dovecot_server(users) as imap:
             helpdesk = Helpdesk(folder)
             mails = bench_mails(args.mails)

@@ -1,6 +1,9 @@
 """Finding and creating requesters by e-mail address."""
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import select
 
@@ -22,26 +25,67 @@ def find_contact_by_email(email: str) -> Contact | None:
     ).scalar_one_or_none()
 
 
+# The organizations of the domains a batch of inbound mail comes from, looked up once for
+# the batch (see organizations_known): by domain, None for a domain no organization has.
+_known_domains: ContextVar[dict[str, Organization | None] | None] = ContextVar(
+    "known_domains", default=None
+)
+
+
+def _domain(email: str) -> str:
+    return email.rpartition("@")[2].lower()
+
+
 def organization_for_domain(email: str) -> Organization | None:
-    domain = email.rpartition("@")[2].lower()
+    domain = _domain(email)
+    known = _known_domains.get()
+    if known is not None and domain in known:
+        return known[domain]
     return db.session.execute(
         select(Organization).join(OrganizationDomain).where(OrganizationDomain.domain == domain)
     ).scalar_one_or_none()
 
 
-def find_or_create_contact(email: str, name: str | None = None) -> Contact:
+@contextmanager
+def organizations_known(emails: Iterable[str]) -> Iterator[None]:
+    """Within it, organization_for_domain answers for these addresses' domains from one
+    look-up made here. For a batch of inbound mail, which creates no organizations."""
+    domains, known = sorted({_domain(e) for e in emails if e}), {}
+    for start in range(0, len(domains), 500):
+        chunk = domains[start : start + 500]
+        known.update(dict.fromkeys(chunk))
+        rows = db.session.execute(
+            select(OrganizationDomain.domain, Organization)
+            .join(Organization, OrganizationDomain.organization_id == Organization.id)
+            .where(OrganizationDomain.domain.in_(chunk))
+        )
+        known.update((domain, org) for domain, org in rows)
+    token = _known_domains.set(known)
+    try:
+        yield
+    finally:
+        _known_domains.reset(token)
+
+
+def find_or_create_contact(email: str, name: str | None = None, *, flush: bool = True) -> Contact:
     """The contact who owns `email`, created (and placed in an organization by its mail
-    domain) if nobody does yet."""
+    domain) if nobody does yet. flush=False leaves a new contact to the caller's next flush
+    (it has no id until then)."""
     address = clean_email(email)
     contact = find_contact_by_email(address)
     if contact is not None:
         return contact
     display = clean_name(name) if name and name.strip() else address.partition("@")[0]
+    org = organization_for_domain(address)
     # A new contact has no account: said so, so that nobody loads one (Actor.for_contact).
-    contact = Contact(name=display, organization=organization_for_domain(address), user=None)
+    # The organization's id is set too: a ticket takes it from its requester before a flush.
+    contact = Contact(
+        name=display, organization=org, organization_id=org.id if org else None, user=None
+    )
     contact.emails.append(ContactEmail(email=address))
     db.session.add(contact)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return contact
 
 

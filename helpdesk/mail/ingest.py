@@ -7,8 +7,9 @@ commit. A mail that fails goes to quarantine with its error (the raw stays store
 retried; the rest of its batch and the mailbox keep flowing.
 
 What a batch's mails have in common is looked up once for the batch (earlier deliveries,
-blocked senders, our addresses), and their side effects (acknowledgements, notifications)
-are written to the outbox together at its end, so a mail costs few statements.
+blocked senders, our addresses, the organizations of their senders' domains), and their side
+effects (acknowledgements, notifications) are written to the outbox together at its end, so a
+mail costs few statements.
 """
 
 import hashlib
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk import outbox, storage
+from helpdesk.contacts.services import organizations_known
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
 from helpdesk.mail.autodetect import classify
@@ -96,7 +98,8 @@ def ingest_batch(
         _begin_batch()
         try:
             context = _BatchContext(prepared, support_addresses)
-            results = [_ingest_one(item, context) for item in prepared]
+            with organizations_known(_addresses(prepared)):
+                results = [_ingest_one(item, context) for item in prepared]
             outbox.add_collected(context.side_effects)
             files.sync()  # raw mails and attachments on disk before the rows that name them
             db.session.commit()
@@ -159,6 +162,16 @@ class _BatchContext:
         if self.by_place is not None and row.uid is not None:
             self.by_place[row.uid] = row
         self.side_effects.extend(side_effects)
+
+
+def _addresses(prepared: Sequence[_Prepared]) -> list[str]:
+    """Every sender and Cc address of the batch: the contacts it may create."""
+    found = []
+    for item in prepared:
+        if item.mail is not None:
+            found.append(item.mail.from_address or "")
+            found.extend(address for _name, address in item.mail.cc)
+    return found
 
 
 def _ingest_one(item: _Prepared, context: _BatchContext) -> IngestResult:

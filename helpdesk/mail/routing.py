@@ -170,8 +170,8 @@ def _apply_reply(
         channel=Channel.EMAIL,
         mail=_headers(mail, row),
         mail_html=mail.html,
+        from_new_participant=bool(decision.new_participant),
     )
-    message.from_new_participant = bool(decision.new_participant)
     _finish_message(message, mail)
     row.ticket, row.message = message.ticket, message
     number = message.ticket.number
@@ -195,7 +195,8 @@ def _apply_reply(
 def _apply_new_ticket(
     row, mail: ParsedMail, classification: Classification, ours, queued: int
 ) -> None:
-    requester = _sender_contact(mail)
+    # Flushed with the new ticket (nothing needs its id before).
+    requester = _sender_contact(mail, flush=False)
     subject = _clean_line(mail.subject)[:SUBJECT_MAX].strip() or "(no subject)"
     ticket = open_ticket(
         Actor.for_contact(requester),
@@ -254,13 +255,14 @@ def _ticket(number: int) -> Ticket:
     return db.session.execute(select(Ticket).where(Ticket.number == number)).scalar_one()
 
 
-def _sender_contact(mail: ParsedMail) -> Contact:
-    """The contact who owns the From address; one without an address when it is unusable."""
+def _sender_contact(mail: ParsedMail, flush: bool = True) -> Contact:
+    """The contact who owns the From address; one without an address when it is unusable.
+    flush=False: a new one is left to the caller's next flush."""
     name = _clean_line(mail.from_name)[:200].strip() or None
     if mail.from_address:
         for display in (name, None):
             try:
-                return find_or_create_contact(mail.from_address, display)
+                return find_or_create_contact(mail.from_address, display, flush=flush)
             except ValidationError:
                 continue
     contact = Contact(name=(name or mail.from_address or "Unknown sender")[:200], user=None)

@@ -62,13 +62,15 @@ class MailHeaders:
 def _reopen_days() -> int:
     from helpdesk.settings import get_setting
 
-    return int(get_setting("reopen_days"))
+    with db.session.no_autoflush:  # a setting does not depend on what is pending
+        return int(get_setting("reopen_days"))
 
 
 def _customer_sets_priority() -> bool:
     from helpdesk.settings import get_setting
 
-    return bool(get_setting("customer_priority"))
+    with db.session.no_autoflush:
+        return bool(get_setting("customer_priority"))
 
 
 def _max_attachment_bytes() -> int:
@@ -83,7 +85,9 @@ def next_ticket_number() -> int:
         .values(value=Counter.value + 1)
         .returning(Counter.value)
     )
-    number = db.session.execute(stmt).scalar_one_or_none()
+    # The counter does not depend on what is pending: that is flushed with the new ticket.
+    with db.session.no_autoflush:
+        number = db.session.execute(stmt).scalar_one_or_none()
     if number is not None:
         return number
     try:
@@ -268,10 +272,12 @@ def add_reply(
     uploads: Sequence[Upload] = (),
     mail: MailHeaders | None = None,
     mail_html: str | None = None,
+    from_new_participant: bool = False,
 ) -> Message:
     """Add a public reply. A customer's reply reopens a pending ticket, or a resolved one
     within the reopen window; on a closed ticket it opens a new, linked ticket (the returned
-    message's ticket then differs from the one passed in). `mail_html`: see open_ticket."""
+    message's ticket then differs from the one passed in). `mail_html`: see open_ticket.
+    `from_new_participant`: the mail's sender joined the ticket with it."""
     ticket = follow_merges(ticket)
     if not permissions.can_reply(actor, ticket):
         raise NotFound(f"There is no ticket #{ticket.number}.")
@@ -305,8 +311,10 @@ def add_reply(
                 team=ticket.team,
                 follow_up_of=ticket,
             )
+            follow_up.messages[0].from_new_participant = from_new_participant
             return follow_up.messages[0]
     message = _new_message(ticket, actor, MessageKind.REPLY, body, html, channel, mail, mail_html)
+    message.from_new_participant = from_new_participant
     _store_uploads(ticket, message, uploads)
     if new_status != ticket.status:
         _set_status(ticket, actor, StatusChange(ticket.status, new_status))
@@ -685,22 +693,23 @@ def add_automatic_message(
 
 
 def add_mail_participant(ticket: Ticket, contact: Contact) -> bool:
-    """Put someone who wrote to the ticket by mail on it; False if they were already."""
+    """Put someone who wrote to the ticket by mail on it; False if they were already. Not
+    flushed here: the reply it comes with is (add_reply)."""
     if contact.id == ticket.requester_id or any(
         p.contact_id == contact.id for p in ticket.participants
     ):
         return False
-    ticket.participants.append(Participant(contact=contact))
+    # The id too: the reply's permission check reads it before the flush.
+    ticket.participants.append(Participant(contact=contact, contact_id=contact.id))
     _audit(ticket, Actor.for_contact(contact), "participant_added", None, contact.primary_email)
-    db.session.flush()
     return True
 
 
 def add_mail_attachments(message: Message, uploads: Sequence[Upload]) -> None:
     """Keep every file a mail carried, as it came: the upload limits are for people
-    choosing files, and the mail was accepted whole (its size limit applies before)."""
+    choosing files, and the mail was accepted whole (its size limit applies before). Not
+    flushed here: they are written with the mail's record (helpdesk.mail.ingest)."""
     _store_uploads(message.ticket, message, list(uploads))
-    db.session.flush()
 
 
 # --- outbound mail ---------------------------------------------------------------------------

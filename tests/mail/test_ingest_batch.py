@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from helpdesk import outbox, storage
+from helpdesk.contacts.models import Contact
+from helpdesk.contacts.services import create_organization, find_contact_by_email
 from helpdesk.extensions import db
 from helpdesk.mail import ingest, routing
 from helpdesk.mail.ingest import Arrival
@@ -20,7 +22,7 @@ from helpdesk.outbox import dispatch
 from helpdesk.outbox.models import OutboxItem
 from helpdesk.outbox.runner import HANDLERS
 from helpdesk.tickets import blocklist
-from helpdesk.tickets.models import Attachment, Ticket
+from helpdesk.tickets.models import Attachment, AuditEvent, Ticket
 from tests.mail.test_ingest import PIXEL, SUPPORT, _mail
 
 
@@ -248,3 +250,81 @@ def test_in_process_runners_wait_for_a_running_batch_and_then_run_promptly(app, 
     assert ran.wait(10)
     assert time.monotonic() - finished < 5
     dispatch.drain()
+
+
+def test_new_senders_of_a_batch_join_the_organization_of_their_domain_with_their_tickets(app):
+    acme = create_organization("Acme", ["acme.example"])
+    db.session.commit()
+    mails = [
+        _mail(message_id="<a@acme>", sender="Ann <ann@acme.example>", Cc="dave@ACME.example"),
+        _mail(message_id="<b@acme>", sender="Bob <Bob@Acme.Example>"),
+        _mail(message_id="<c@other>", sender="Carol <carol@other.example>"),
+    ]
+
+    results = ingest.ingest_batch(_arrivals(*mails), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket"] * 3
+    db.session.rollback()
+    organizations = {
+        address: (contact.organization_id, contact.organization and contact.organization.name)
+        for address in ("ann@acme.example", "bob@acme.example", "dave@acme.example")
+        for contact in [find_contact_by_email(address)]
+    }
+    assert set(organizations.values()) == {(acme.id, "Acme")}
+    assert find_contact_by_email("carol@other.example").organization_id is None
+    tickets = [_ticket_of(r) for r in results]
+    assert [t.organization_id for t in tickets] == [acme.id, acme.id, None]
+    assert [p.contact.primary_email for p in tickets[0].participants] == ["dave@acme.example"]
+
+
+def test_a_sender_whose_first_mail_failed_gets_a_ticket_from_the_next_in_the_same_batch(
+    app, monkeypatch
+):
+    real_open_ticket, calls = routing.open_ticket, []
+
+    def fails_once(actor, **kwargs):
+        calls.append(kwargs["requester"])
+        if len(calls) == 1:
+            raise RuntimeError("ticket service is down")
+        return real_open_ticket(actor, **kwargs)
+
+    monkeypatch.setattr(routing, "open_ticket", fails_once)  # fault injection
+    first = _mail(message_id="<1@new.example>", sender="Nina <nina@new.example>")
+    second = _mail(message_id="<2@new.example>", sender="Nina <nina@new.example>")
+
+    results = ingest.ingest_batch(_arrivals(first, second), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["quarantined", "new_ticket"]
+    ticket = _ticket_of(results[1])
+    assert ticket.requester.primary_email == "nina@new.example"
+    assert _count(Contact) == 1
+
+
+def test_a_reply_from_a_new_participant_is_marked_so_and_audited_as_theirs(app):
+    original = _mail(message_id="<q@alice.example.com>")
+    [opened] = ingest.ingest_batch(_arrivals(original), [SUPPORT])
+    reply = _mail(
+        "Same here.", message_id="<r@zoe.example>", sender="Zoe <zoe@example.com>",
+        subject=f"Re: Printer jams [#{opened.ticket_number}]",
+        In_Reply_To="<q@alice.example.com>", References="<q@alice.example.com>",
+    )  # fmt: skip
+
+    [result] = ingest.ingest_batch(_arrivals(reply, uidvalidity=8), [SUPPORT])
+
+    assert result.outcome == "reply" and result.detail.endswith("a new participant")
+    ticket = _ticket_of(result)
+    zoe = find_contact_by_email("zoe@example.com")
+    assert [p.contact_id for p in ticket.participants] == [zoe.id]
+    assert [m.from_new_participant for m in ticket.messages] == [False, True]
+    joined = db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == "participant_added")
+    ).scalar_one()
+    assert (joined.ticket_id, joined.actor_contact_id, joined.new_value) == (
+        ticket.id, zoe.id, "zoe@example.com",
+    )  # fmt: skip
+
+
+def _ticket_of(result) -> Ticket:
+    return db.session.execute(
+        select(Ticket).where(Ticket.number == result.ticket_number)
+    ).scalar_one()
