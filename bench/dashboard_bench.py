@@ -21,7 +21,6 @@ of 200,000, about 41,000 out of 1,000,000.
 Target (issue #4, as the queue's): under 250 ms p95 for each case.
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from queue_bench import analyze, seeded_database, timed  # noqa: E402
+from queue_bench import analyze, bench_arguments, time_cases, timed  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 P95_TARGET_MS = 250
@@ -155,22 +154,8 @@ def run_cases(url: str, runs: int, fresh_stats: bool = True) -> list[tuple]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", action="store_true", help="a private PostgreSQL server")
-    parser.add_argument("--tickets", type=int, help="default 200,000 (SQLite), 1,000,000 (PG)")
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--database-url", help="time an already seeded database instead")
-    parser.add_argument(
-        "--no-analyze", action="store_true", help="keep the planner statistics as they are"
-    )
-    args = parser.parse_args()
-    args.tickets = args.tickets or (1_000_000 if args.postgres else 200_000)
-    with (
-        tempfile.TemporaryDirectory(prefix="dashboard-bench-") as tmp,
-        seeded_database(args, Path(tmp)) as url,
-    ):
-        print(f"\n{'case':<38} {'median':>8} {'p95':>8} {'cpu':>8}   (ms, {args.runs} runs)")
-        results = run_cases(url, args.runs, fresh_stats=not args.no_analyze)
+    args = bench_arguments(__doc__.splitlines()[0])
+    results = time_cases(args, "dashboard-bench-", run_cases)
     over = [(name, p95) for name, _, p95 in results if p95 > P95_TARGET_MS]
     for name, p95 in over:
         print(f"OVER TARGET: {name}: p95 {p95:.1f} ms")

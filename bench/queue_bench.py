@@ -309,8 +309,9 @@ def verdict(results) -> bool:
     return ok
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_arguments(description: str) -> argparse.Namespace:
+    """The options this bench and the dashboard bench share."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--postgres", action="store_true", help="a private PostgreSQL server")
     parser.add_argument("--tickets", type=int, help="default 200,000 (SQLite), 1,000,000 (PG)")
     parser.add_argument("--runs", type=int, default=30)
@@ -320,12 +321,22 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.tickets = args.tickets or (1_000_000 if args.postgres else 200_000)
+    return args
+
+
+def time_cases(args: argparse.Namespace, prefix: str, run_cases) -> list:
+    """Seed (or take `--database-url`), print the table's header and run the cases."""
     with (
-        tempfile.TemporaryDirectory(prefix="queue-bench-") as tmp,
+        tempfile.TemporaryDirectory(prefix=prefix) as tmp,
         seeded_database(args, Path(tmp)) as url,
     ):
         print(f"\n{'case':<38} {'median':>8} {'p95':>8} {'cpu':>8}   (ms, {args.runs} runs)")
-        results = run_cases(url, args.runs, fresh_stats=not args.no_analyze)
+        return run_cases(url, args.runs, fresh_stats=not args.no_analyze)
+
+
+def main() -> None:
+    args = bench_arguments(__doc__.splitlines()[0])
+    results = time_cases(args, "queue-bench-", run_cases)
     sys.exit(0 if verdict(results) else 1)
 
 

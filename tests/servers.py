@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import grp
+import json
 import os
 import pwd
 import shutil
@@ -29,8 +30,11 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 30.0  # seconds a server gets to start before we give up
@@ -592,3 +596,75 @@ def xoauth2_smtp_server(token_is_valid: Callable[[str, str], bool]) -> Iterator[
         yield server
     finally:
         controller.stop()
+
+
+class OAuthProvider(ThreadingHTTPServer):
+    """An OAuth 2 provider's token endpoint (client "helpdesk-app") and the introspection
+    endpoint Dovecot asks. With `rotate`, each refresh hands out a new refresh token and
+    revokes the old one, as Microsoft 365 does."""
+
+    def __init__(self, rotate: bool = False):
+        super().__init__((HOST, free_port()), _OAuthHandler)
+        self.rotate = rotate
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> user
+        self.access_tokens: dict[str, str] = {}  # access token -> user
+        self.token_requests = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.server_address[1]}"
+
+    def grant(self, user: str) -> str:
+        """A new refresh token for `user`."""
+        token = f"rt-{uuid.uuid4().hex}"
+        self.refresh_tokens[token] = user
+        return token
+
+
+class _OAuthHandler(BaseHTTPRequestHandler):
+    server: OAuthProvider
+
+    def do_POST(self):  # noqa: N802 (the http.server name)
+        length = int(self.headers.get("Content-Length", 0))
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        if self.path != "/token":
+            user = self.server.access_tokens.get(form.get("token", ""))
+            return self._json(
+                200, {"active": "true", "username": user} if user else {"active": "false"}
+            )
+        self.server.token_requests += 1
+        tokens, refresh = self.server.refresh_tokens, form.get("refresh_token", "")
+        user = tokens.pop(refresh, None) if self.server.rotate else tokens.get(refresh)
+        if user is None or form.get("client_id") != "helpdesk-app":
+            return self._json(400, {"error": "invalid_grant", "error_description": "revoked"})
+        token = f"at-{uuid.uuid4().hex}"
+        if user:  # "" issues a token the introspection endpoint does not know
+            self.server.access_tokens[token] = user
+        answer = {"access_token": token, "expires_in": 3600}
+        if self.server.rotate:
+            answer["refresh_token"] = self.server.grant(user)
+        return self._json(200, answer)
+
+    def _json(self, status: int, body: dict):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def oauth_provider(rotate: bool = False) -> Iterator[OAuthProvider]:
+    """A running OAuthProvider on a free 127.0.0.1 port."""
+    provider = OAuthProvider(rotate)
+    thread = threading.Thread(target=provider.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield provider
+    finally:
+        provider.shutdown()
+        provider.server_close()

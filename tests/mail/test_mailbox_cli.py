@@ -3,15 +3,11 @@ encrypted and never printed or logged; /healthz shows each mailbox's polling sta
 a server that never answers gives up in seconds; an OAuth refresh token the provider rotates
 is kept by the test and the poller, and fetching it never commits the caller's transaction."""
 
-import json
 import logging
 import socket
-import threading
 import time
-import uuid
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import text
@@ -305,62 +301,10 @@ def test_test_command_gives_up_on_a_server_that_never_answers_within_ten_seconds
 # --- OAuth 2: a provider that rotates refresh tokens ---------------------------------------------
 
 
-class RotatingProvider(ThreadingHTTPServer):
-    """A token endpoint that hands out a new refresh token with every access token (and
-    revokes the old one), and the introspection endpoint Dovecot asks."""
-
-    def __init__(self):
-        super().__init__((servers.HOST, 0), _ProviderHandler)
-        self.refresh_tokens: dict[str, str] = {}  # refresh token -> user
-        self.access_tokens: dict[str, str] = {}  # access token -> user
-
-    @property
-    def url(self) -> str:
-        return f"http://{servers.HOST}:{self.server_address[1]}"
-
-    def grant(self, user: str) -> str:
-        token = f"rt-{uuid.uuid4().hex}"
-        self.refresh_tokens[token] = user
-        return token
-
-
-class _ProviderHandler(BaseHTTPRequestHandler):
-    server: RotatingProvider
-
-    def do_POST(self):  # noqa: N802 (the http.server name)
-        length = int(self.headers.get("Content-Length", 0))
-        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-        if self.path == "/token":
-            user = self.server.refresh_tokens.pop(form.get("refresh_token", ""), None)
-            if user is None:
-                return self._json(400, {"error": "invalid_grant"})
-            access = f"at-{uuid.uuid4().hex}"
-            self.server.access_tokens[access] = user
-            refresh = self.server.grant(user)
-            return self._json(200, {"access_token": access, "refresh_token": refresh})
-        user = self.server.access_tokens.get(form.get("token", ""))
-        return self._json(200, {"active": "true", "username": user} if user else {"active": "no"})
-
-    def _json(self, status: int, body: dict):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def provider():
-    server = RotatingProvider()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with servers.oauth_provider(rotate=True) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,12 @@ drains; IDLE wakes the poller; XOAUTH2 signs in through a token endpoint."""
 
 import contextlib
 import itertools
-import json
 import os
 import signal
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import pytest
 from imapclient import IMAPClient
@@ -374,60 +371,10 @@ def test_healthz_shows_the_last_successful_poll(runner, client, imap, user):
 # --- XOAUTH2 ---------------------------------------------------------------------------------
 
 
-class OAuthProvider(ThreadingHTTPServer):
-    """The provider's token endpoint and the introspection endpoint Dovecot asks."""
-
-    def __init__(self):
-        super().__init__((servers.HOST, servers.free_port()), _OAuthHandler)
-        self.refresh_tokens: dict[str, str] = {}  # refresh token -> user
-        self.access_tokens: dict[str, str] = {}  # access token -> user
-        self.token_requests = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{servers.HOST}:{self.server_address[1]}"
-
-
-class _OAuthHandler(BaseHTTPRequestHandler):
-    server: OAuthProvider
-
-    def do_POST(self):  # noqa: N802 (the http.server name)
-        length = int(self.headers.get("Content-Length", 0))
-        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-        if self.path == "/token":
-            self.server.token_requests += 1
-            user = self.server.refresh_tokens.get(form.get("refresh_token", ""))
-            if user is None or form.get("client_id") != "helpdesk-app":
-                return self._json(400, {"error": "invalid_grant", "error_description": "revoked"})
-            token = f"at-{uuid.uuid4().hex}"
-            if user:  # "" issues a token the introspection endpoint does not know
-                self.server.access_tokens[token] = user
-            return self._json(200, {"access_token": token, "expires_in": 3600})
-        user = self.server.access_tokens.get(form.get("token", ""))
-        return self._json(
-            200, {"active": "true", "username": user} if user else {"active": "false"}
-        )
-
-    def _json(self, status: int, body: dict):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def oauth():
-    provider = OAuthProvider()
-    thread = threading.Thread(target=provider.serve_forever, daemon=True)
-    thread.start()
-    yield provider
-    provider.shutdown()
-    provider.server_close()
+    with servers.oauth_provider() as provider:
+        yield provider
 
 
 @pytest.fixture(scope="module")

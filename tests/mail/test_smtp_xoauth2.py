@@ -4,7 +4,6 @@ not delivered with a clear reason, and it goes out once the mailbox's token is f
 
 import email
 import email.policy
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -18,21 +17,16 @@ from helpdesk.outbox.runner import run_due
 from helpdesk.tickets import services
 from helpdesk.tickets.models import Channel, Delivery, Ticket
 from tests import servers
-from tests.mail.test_poller import OAuthProvider
 
 SALES = "sales@help.example"
 
 
 @pytest.fixture(scope="module")
 def oauth():
-    provider = OAuthProvider()
-    provider.refresh_tokens["rt-good"] = SALES
-    provider.refresh_tokens["rt-dud"] = ""  # hands out tokens no server accepts
-    thread = threading.Thread(target=provider.serve_forever, daemon=True)
-    thread.start()
-    yield provider
-    provider.shutdown()
-    provider.server_close()
+    with servers.oauth_provider() as provider:
+        provider.refresh_tokens["rt-good"] = SALES
+        provider.refresh_tokens["rt-dud"] = ""  # hands out tokens no server accepts
+        yield provider
 
 
 @pytest.fixture
