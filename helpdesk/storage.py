@@ -40,9 +40,18 @@ class PendingFiles:
 
     def sync(self) -> None:
         """Put every file saved so far (and its name in its folder) on disk; raises OSError."""
-        paths, self.paths = self.paths, []
+        paths = self.take()
         if paths:
             _sync_files(paths)
+
+    def take(self) -> list[Path]:
+        """The files saved so far, no longer this collection's to sync."""
+        paths, self.paths = self.paths, []
+        return paths
+
+    def adopt(self, paths) -> None:
+        """Sync these too (files another process saved unsynced, for us to record)."""
+        self.paths.extend(Path(path) for path in paths)
 
 
 _pending: ContextVar[PendingFiles | None] = ContextVar("storage_pending_files", default=None)
@@ -57,6 +66,19 @@ def synced_together() -> Iterator[PendingFiles]:
     try:
         yield pending
         pending.sync()
+    finally:
+        _pending.reset(token)
+
+
+@contextlib.contextmanager
+def unsynced() -> Iterator[PendingFiles]:
+    """Blobs saved inside are neither synced one by one nor at the end: whoever takes their
+    paths (PendingFiles.take) must have them synced before recording them (a parser process
+    hands them to the poller, which syncs them with its batch)."""
+    pending = PendingFiles()
+    token = _pending.set(pending)
+    try:
+        yield pending
     finally:
         _pending.reset(token)
 

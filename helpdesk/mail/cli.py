@@ -15,6 +15,7 @@ from helpdesk.extensions import db
 from helpdesk.mail import ingest
 from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, InboundMail, Outcome
 from helpdesk.mail.parse import parse_message
+from helpdesk.mail.prepare import header_block
 from helpdesk.storage import blob_path, read_blob
 
 mail_cli = AppGroup("mail", help="Inbound mail: ingest files, the quarantine, the spam list.")
@@ -171,7 +172,7 @@ def _header_lines(row: InboundMail) -> list[tuple[str, str]]:
         raw = read_blob(row.raw_sha256)
     except OSError as exc:
         return [("Headers", f"the original cannot be read ({exc.strerror})")]
-    headers = parse_message(ingest.header_block(raw) + b"\n\n")
+    headers = parse_message(header_block(raw) + b"\n\n")
     to = ", ".join(address for _, address in headers.to + headers.cc)
     return [
         ("From", f"{headers.from_name} <{headers.from_address or ''}>".strip()),

@@ -12,10 +12,7 @@ effects (acknowledgements, notifications) are written to the outbox together at 
 mail costs few statements.
 """
 
-import hashlib
 import logging
-import re
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,9 +24,16 @@ from helpdesk import outbox, storage
 from helpdesk.contacts.services import organizations_known
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
-from helpdesk.mail.autodetect import classify
+from helpdesk.mail.autodetect import Classification, classify
 from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, InboundMail, Outcome
 from helpdesk.mail.parse import ParsedMail, parse_message
+from helpdesk.mail.prepare import (
+    PreparedMail,
+    body_sha256,
+    failure_text,
+    header_block,
+    prepare_mails,
+)
 from helpdesk.mail.routing import apply_mail, our_addresses
 from helpdesk.outbox import dispatch
 from helpdesk.outbox.runner import HANDLERS, handler
@@ -39,7 +43,6 @@ from helpdesk.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 TOO_LARGE_NOTICE = "mail.too_large_notice"
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 @dataclass
@@ -83,18 +86,25 @@ def ingest_raw(
 
 
 def ingest_batch(
-    arrivals: Sequence[Arrival], support_addresses: Sequence[str] = ()
+    arrivals: Sequence[Arrival],
+    support_addresses: Sequence[str] = (),
+    prepared: Sequence[PreparedMail] | None = None,
 ) -> list[IngestResult]:
     """ingest_raw for several mails in ONE transaction, committed once: a result per mail, in
     order. Each mail runs in its own savepoint, so a bad one is quarantined without undoing the
     others. The raw mails and their files are synced to disk together, before the commit that
     records them. Raises (and records nothing) only when the database is unusable or a file
-    cannot be stored: then every mail of the batch must stay where it is."""
-    limit = _max_size()
+    cannot be stored: then every mail of the batch must stay where it is.
+    `prepared`: the arrivals already stored and parsed (prepare.prepare_mails, perhaps in a
+    parser process while the previous batch was written); their files are synced here."""
     with dispatch.foreground(), storage.synced_together() as files:
         # Stored and parsed first, without a transaction: the write lock is held for the
         # database work only.
-        prepared = [_prepare(arrival, limit) for arrival in arrivals]
+        if prepared is None:
+            raws = [arrival.raw for arrival in arrivals]
+            prepared = prepare_mails(raws, str(storage.storage_root()), max_mail_size())
+        files.adopt(path for item in prepared for path in item.paths)
+        prepared = [_Prepared.of(a, item) for a, item in zip(arrivals, prepared, strict=True)]
         _begin_batch()
         try:
             context = _BatchContext(prepared, support_addresses)
@@ -124,24 +134,27 @@ def _begin_batch() -> None:
 
 @dataclass
 class _Prepared:
-    """A mail stored and parsed (or the parser's failure), ready for the database work."""
+    """A mail of the batch, stored and parsed (prepare.PreparedMail), and where it came from."""
 
     arrival: Arrival
     digest: str
-    identity: tuple[str, str] | None = None  # (message key, body hash)
-    headers: ParsedMail | None = None
-    mail: ParsedMail | None = None  # None when too large (or not parsed)
-    failure: str | None = None
+    identity: tuple[str, str] | None
+    headers: ParsedMail | None
+    mail: ParsedMail | None
+    classification: Classification | None
+    failure: str | None
 
-
-def _prepare(arrival: Arrival, limit: int) -> _Prepared:
-    # Stored before anything else: whatever happens next, it is kept.
-    digest = storage.save_blob(arrival.raw)
-    try:
-        identity, headers, mail = _identify(arrival.raw, digest, limit)
-    except Exception as exc:
-        return _Prepared(arrival, digest, failure=_failure(exc))
-    return _Prepared(arrival, digest, identity, headers, mail)
+    @classmethod
+    def of(cls, arrival: Arrival, item: PreparedMail) -> "_Prepared":
+        return cls(
+            arrival,
+            item.digest,
+            item.identity,
+            item.headers,
+            item.mail,
+            item.classification,
+            item.failure,
+        )
 
 
 class _BatchContext:
@@ -194,9 +207,9 @@ def _ingest_one(item: _Prepared, context: _BatchContext) -> IngestResult:
             # A twin committed first (then we are a duplicate), or someone created the same
             # contact at the same moment (then a second attempt finds it).
             if attempt == 2:
-                return _quarantine(item, _failure(exc), context)
+                return _quarantine(item, failure_text(exc), context)
         except Exception as exc:
-            return _quarantine(item, _failure(exc), context)
+            return _quarantine(item, failure_text(exc), context)
     return _quarantine(item, item.failure, context)
 
 
@@ -235,7 +248,12 @@ def _record(item: _Prepared, context: _BatchContext) -> InboundMail:
         _record_too_large(row, raw, headers, context.support_addresses)
     else:
         apply_mail(
-            row, item.mail, context.support_addresses, ours=context.ours, blocked=context.blocked
+            row,
+            item.mail,
+            context.support_addresses,
+            ours=context.ours,
+            blocked=context.blocked,
+            classification=item.classification,
         )
         # Added only now, so it is written once (not inserted, then updated twice); a twin
         # that another process committed meanwhile fails here, and the savepoint undoes
@@ -268,7 +286,7 @@ def _reprocess(row: InboundMail, support_addresses: Sequence[str], release: bool
         row.attempts += 1
         row.error = row.ticket = row.message = row.rule = row.explanation = None
         row.updated_at = utcnow()
-        limit = _max_size()
+        limit = max_mail_size()
         if len(raw) > limit:
             row.outcome = Outcome.TOO_LARGE
             row.error = f"message is {len(raw)} bytes, over the limit of {limit} bytes"
@@ -282,7 +300,7 @@ def _reprocess(row: InboundMail, support_addresses: Sequence[str], release: bool
         row = db.session.get(InboundMail, row_id)
         row.attempts += 1
         row.outcome = Outcome.QUARANTINED
-        row.error = _failure(exc)
+        row.error = failure_text(exc)
         row.detail = _error_line(row.error)
         row.updated_at = utcnow()
         db.session.commit()
@@ -290,38 +308,6 @@ def _reprocess(row: InboundMail, support_addresses: Sequence[str], release: bool
 
 
 # ---- identity and records -----------------------------------------------------------------
-
-
-def _identify(raw: bytes, digest: str, limit: int):
-    """(Message-ID or "sha256:<raw hash>", body hash), the headers, and the parsed mail
-    (None when it is too large: then only its headers are read)."""
-    mail = parse_message(raw, limit) if len(raw) <= limit else None
-    headers = mail or parse_message(header_block(raw) + b"\n\n")
-    return (_message_key(headers.message_id, digest), _body_sha256(raw)), headers, mail
-
-
-def _message_key(message_id: str | None, digest: str) -> str:
-    if not message_id:
-        return f"sha256:{digest}"
-    if len(message_id) > 998:
-        return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
-    return message_id
-
-
-def header_block(raw: bytes) -> bytes:
-    found = _HEADER_END.search(raw, 0, 1024 * 1024)
-    return raw[: found.start()] if found else raw[: 64 * 1024]
-
-
-def _body_sha256(raw: bytes) -> str:
-    """The body as sent; the same mail delivered to two mailboxes differs only in headers.
-    (Hashed in place: a large mail is not copied.)"""
-    found = _HEADER_END.search(raw)
-    start = found.end() if found else len(raw)
-    end = len(raw)
-    while end > start and raw[end - 1 : end].isspace():
-        end -= 1
-    return hashlib.sha256(memoryview(raw)[start:end]).hexdigest()
 
 
 def _earlier_by_place(place: dict) -> InboundMail | None:
@@ -392,7 +378,7 @@ def _result(row: InboundMail) -> IngestResult:
 def _quarantine(item: _Prepared, error: str, context: _BatchContext) -> IngestResult:
     """Record the failed mail (in a savepoint of its own); a duplicate if a twin got in first."""
     raw, digest, place = item.arrival.raw, item.digest, item.arrival.place
-    message_key, content = item.identity or (f"sha256:{digest}", _body_sha256(raw))
+    message_key, content = item.identity or (f"sha256:{digest}", body_sha256(raw))
     earlier = _earlier_by_place(place) or _earlier_by_identity(message_key, content)
     if earlier is not None:
         return _duplicate(earlier)
@@ -430,13 +416,6 @@ def _summarize_headers(row: InboundMail, raw: bytes) -> None:
     row.subject = headers.subject[:250] or None
 
 
-def _failure(exc: Exception) -> str:
-    """What went wrong, first line first (for lists), then where (for whoever fixes it)."""
-    first = (str(exc).strip().splitlines() or [""])[0]
-    trace = "".join(traceback.format_exception(exc))
-    return f"{type(exc).__name__}: {first}"[:1000] + "\n\n" + trace[-6000:]
-
-
 def _error_line(error: str) -> str:
     return ("processing failed: " + error.split("\n", 1)[0])[:500]
 
@@ -445,7 +424,7 @@ def _record_too_large(
     row: InboundMail, raw: bytes, headers: ParsedMail, support_addresses: Sequence[str]
 ) -> None:
     """Keep it raw in quarantine and tell the sender (unless a machine sent it)."""
-    limit = _max_size()
+    limit = max_mail_size()
     row.outcome = Outcome.TOO_LARGE
     row.error = f"message is {len(raw)} bytes, over the limit of {limit} bytes"
     size_mb = len(raw) / 1048576
@@ -480,5 +459,5 @@ def _megabytes(size: int) -> str:
     return (f"{megabytes:.1f}" if megabytes >= 0.095 else f"{megabytes:.2g}").removesuffix(".0")
 
 
-def _max_size() -> int:
+def max_mail_size() -> int:
     return int(float(current_app.config.get("HELPDESK_MAX_MAIL_MB", 25)) * 1024 * 1024)

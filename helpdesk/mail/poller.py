@@ -14,7 +14,7 @@ import os
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -26,8 +26,10 @@ from imapclient.imapclient import SocketTimeout
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from helpdesk import storage
 from helpdesk.extensions import db
 from helpdesk.mail.mailboxes import Mailbox, MailboxAuth, support_addresses
+from helpdesk.mail.prepare import default_workers, prepare_later
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,20 @@ def setting(name: str) -> float:
     """From the app config, else the environment (for tuning a poller), else the default."""
     value = current_app.config.get(name)
     return float(value if value is not None else os.environ.get(name, DEFAULTS[name]))
+
+
+def parser_processes() -> int:
+    """HELPDESK_MAIL_PARSERS: how many processes store and parse mail beside the poller's
+    own, which does the database work ("auto": one per core beyond the first, up to 4; 0:
+    the poller parses in its own process)."""
+    value = current_app.config.get("HELPDESK_MAIL_PARSERS")
+    value = os.environ.get("HELPDESK_MAIL_PARSERS", "auto") if value is None else value
+    text = str(value).strip().lower()
+    if text in ("", "auto"):
+        return default_workers()
+    if not text.isdigit() or int(text) > 64:
+        raise PollError(f"HELPDESK_MAIL_PARSERS is {value!r}: write auto, or 0 to 64")
+    return int(text)
 
 
 class PollError(Exception):
@@ -386,7 +402,7 @@ class MailboxPoller:
 
     def _drain(self, client: IMAPClient) -> Counter:
         """Ingest everything new in the folder; return the outcomes."""
-        from helpdesk.mail.ingest import Arrival, ingest_batch
+        from helpdesk.mail.ingest import Arrival, ingest_batch, max_mail_size
 
         mailbox = self._mailbox()
         folder, processed = mailbox.folder, mailbox.processed_folder
@@ -400,26 +416,47 @@ class MailboxPoller:
                 log.warning("%s: UIDVALIDITY of %s changed; reading it afresh", self.name, folder)
             last_uid = None
         addresses = support_addresses()
+        root, limit, parsers = str(storage.storage_root()), max_mail_size(), parser_processes()
         db.session.rollback()  # no transaction stays open during the fetches
         counts: Counter = Counter()
+        # A pipeline: while a parser process stores and parses one batch, this thread writes
+        # the one before it (so a batch waits here, fetched but not yet recorded).
+        waiting: deque = deque()
+
+        def record(batch: list[int], arrivals: list[Arrival], prepared, mark=True) -> None:
+            nonlocal last_uid
+            # One transaction for the batch; nothing is marked on the server before it commits.
+            results = ingest_batch(arrivals, addresses, prepared()) if arrivals else []
+            counts.update(str(result.outcome) for result in results)
+            if mark:
+                _mark_done(client, [arrival.uid for arrival in arrivals], processed)
+            last_uid = max([last_uid or 0, *batch])
+            self._record(uidvalidity=uidvalidity, last_uid=last_uid)
+
         for batch in _batches(client, _pending_uids(client, processed, last_uid)):
-            fetched = client.fetch(batch, ["BODY.PEEK[]"])
+            try:
+                fetched = client.fetch(batch, ["BODY.PEEK[]"])
+            except Exception:
+                # Cut off: what was fetched is still recorded, and marked on a later run (as
+                # a duplicate of itself).
+                while waiting:
+                    record(*waiting.popleft(), mark=False)
+                raise
             arrivals = [
                 Arrival(raw, self.mailbox_id, uidvalidity, uid)
                 for uid in batch
                 if (raw := fetched.pop(uid, {}).get(b"BODY[]")) is not None  # else expunged
             ]
             del fetched
-            # One transaction for the batch; nothing is marked on the server before it commits.
-            results = ingest_batch(arrivals, addresses) if arrivals else []
-            counts.update(str(result.outcome) for result in results)
-            done = [arrival.uid for arrival in arrivals]
-            del arrivals
-            _mark_done(client, done, processed)
-            last_uid = max([last_uid or 0, *batch])
-            self._record(uidvalidity=uidvalidity, last_uid=last_uid)
+            raws = [arrival.raw for arrival in arrivals]
+            waiting.append((batch, arrivals, prepare_later(raws, root, limit, parsers)))
+            del raws
+            if len(waiting) > 1:
+                record(*waiting.popleft())
             if self.stop.is_set():
-                break  # what is left waits for the next run
+                break  # what is not fetched yet waits for the next run
+        while waiting:
+            record(*waiting.popleft())
         if not counts:
             self._record(uidvalidity=uidvalidity, last_uid=last_uid)
         else:
@@ -488,6 +525,7 @@ def poll(app: Flask, names: list[str] | None = None, once: bool = False, stop=No
             raise PollError(f"no mailbox called {', '.join(missing)}")
         if not mailboxes:
             raise PollError("no mailboxes to poll: add one with `flask mailbox add`")
+        parser_processes()  # a bad setting stops here, not in each mailbox's thread
         pollers = [MailboxPoller(app, m, stop, once) for m in mailboxes]
     threads = [threading.Thread(target=p.run, name=f"poll-{p.name}", daemon=True) for p in pollers]
     for thread in threads:

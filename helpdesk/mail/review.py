@@ -15,6 +15,7 @@ from helpdesk.extensions import db
 from helpdesk.mail import ingest
 from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, InboundMail, Outcome
 from helpdesk.mail.parse import parse_message
+from helpdesk.mail.prepare import header_block
 from helpdesk.tickets import permissions
 from helpdesk.timeutil import utcnow
 
@@ -119,7 +120,7 @@ def original(actor: Actor, row: InboundMail) -> bytes:
 def header_text(actor: Actor, row: InboundMail) -> str:
     """The mail's header block as text (shown escaped, on demand)."""
     raw = original(actor, row)
-    return ingest.header_block(raw)[:HEADERS_MAX].decode("utf-8", "replace")
+    return header_block(raw)[:HEADERS_MAX].decode("utf-8", "replace")
 
 
 def preview(actor: Actor, row: InboundMail) -> Preview:

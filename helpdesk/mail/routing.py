@@ -52,15 +52,17 @@ def apply_mail(
     *,
     ours: set[str] | None = None,
     blocked: Container[str] | None = None,
+    classification: Classification | None = None,
 ) -> None:
     """Decide what the mail is and act on it; fills the row's outcome, ticket and reasons.
-    `ours` is our_addresses(support_addresses) and `blocked` the blocked senders among the
-    mails at hand (blocklist.blocked_among), when the caller has them already."""
+    `ours` is our_addresses(support_addresses), `blocked` the blocked senders among the
+    mails at hand (blocklist.blocked_among) and `classification` classify(mail), when the
+    caller has them already."""
     row.sender = (mail.from_address or "")[:254] or None
     row.subject = mail.subject[:250] or None
     secret = current_app.config["SECRET_KEY"]
     ours = our_addresses(support_addresses) if ours is None else ours
-    classification = classify(mail)
+    classification = classification or classify(mail)
     own = _own_mail_reason(mail, ours, secret)
     if own:
         row.outcome, row.detail = Outcome.OWN_MAIL_LOOP, f"our own mail came back ({own}): dropped"

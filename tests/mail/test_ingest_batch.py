@@ -14,7 +14,7 @@ from helpdesk import outbox, storage
 from helpdesk.contacts.models import Contact
 from helpdesk.contacts.services import create_organization, find_contact_by_email
 from helpdesk.extensions import db
-from helpdesk.mail import ingest, routing
+from helpdesk.mail import ingest, prepare, routing
 from helpdesk.mail.ingest import Arrival
 from helpdesk.mail.models import InboundMail
 from helpdesk.notifications import ACKNOWLEDGE
@@ -79,14 +79,14 @@ def test_a_broken_mail_is_quarantined_and_the_rest_of_its_batch_commits(app, mon
 def test_a_mail_the_parser_fails_on_is_quarantined_and_the_rest_of_its_batch_commits(
     app, monkeypatch
 ):
-    real_parse = ingest.parse_message
+    real_parse = prepare.parse_message
 
     def chokes_on_bob(raw, *args):
         if b"bob@example.com" in raw and len(args) == 1:  # the full parse, not the headers
             raise ValueError("malformed MIME structure")
         return real_parse(raw, *args)
 
-    monkeypatch.setattr(ingest, "parse_message", chokes_on_bob)  # fault injection
+    monkeypatch.setattr(prepare, "parse_message", chokes_on_bob)  # fault injection
     results = ingest.ingest_batch(_arrivals(*_three_mails()), [SUPPORT])
 
     assert [r.outcome for r in results] == ["new_ticket", "quarantined", "new_ticket"]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk.accounts.actor import Actor
 from helpdesk.extensions import db
+from helpdesk.mail import prepare
 from helpdesk.mail.mailboxes import Mailbox, MailboxAuth, add_mailbox, parse_imap_url
 from helpdesk.mail.models import InboundMail
 from helpdesk.mail.poller import poll
@@ -272,16 +273,24 @@ def small_batches(app_config):
     app_config["HELPDESK_MAIL_BATCH"] = 7
 
 
+@pytest.mark.parametrize("parsers", ["0", "1"])
 def test_once_drains_the_folder_in_batches_and_then_finds_nothing_new(
-    small_batches, runner, imap, user
+    small_batches, app, parsers, runner, imap, user
 ):
+    # With a parser process, a batch is parsed there while the one before it is written.
+    app.config["HELPDESK_MAIL_PARSERS"] = parsers
+    prepare.shutdown()
     deliver(imap, user, *(make_mail(n) for n in range(30)))
     mailbox = register(user, imap.port)
+    seen_at_commit = []
 
-    first = poll_once(runner)
+    with on_ingest_commit(lambda: seen_at_commit.append(folder_state(imap, user)["seen"])):
+        first = poll_once(runner)
     second = poll_once(runner)
 
     assert "support: 30 new mail(s): 30 new tickets" in first.output
+    assert seen_at_commit == [0, 7, 14, 21, 28]  # a commit a batch, each before its flags
+    assert (prepare._executor is not None) == (parsers == "1")
     assert "support: no new mail" in second.output
     assert count(Ticket) == count(InboundMail) == 30
     db.session.refresh(mailbox)
@@ -299,6 +308,17 @@ def test_mail_someone_read_in_the_mailbox_first_is_still_ingested(runner, imap, 
 
     assert "1 new ticket" in result.output
     assert "Read in webmail first" in subjects()
+
+
+def test_a_bad_parsers_setting_stops_the_poller_in_one_line(app, runner, imap, user):
+    register(user, imap.port)
+    app.config["HELPDESK_MAIL_PARSERS"] = "many"
+
+    result = poll_once(runner)
+
+    assert result.exit_code != 0
+    assert "HELPDESK_MAIL_PARSERS is 'many': write auto, or 0 to 64" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_poll_of_an_unknown_mailbox_fails_in_one_line(runner):
