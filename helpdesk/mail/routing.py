@@ -371,6 +371,11 @@ def _own_mail_reason(mail: ParsedMail, ours: set[str], secret: str) -> str | Non
     return None
 
 
+# One alias for every look-up, so that its statement is compiled once (a new alias each time
+# would make a new statement each time).
+_MERGE_TARGET = aliased(Ticket, name="merge_target")
+
+
 class DatabaseLookup:
     """The threading module's questions, answered from the database."""
 
@@ -415,7 +420,7 @@ class DatabaseLookup:
         )
 
     def merged_into(self, number: int) -> int | None:
-        target = aliased(Ticket)
+        target = _MERGE_TARGET
         return db.session.execute(
             select(target.number)
             .join(Ticket, Ticket.merged_into_id == target.id)
