@@ -5,6 +5,7 @@
     .venv/bin/python bench/mail_ingest_bench.py --profile      # where the poller's time goes
     .venv/bin/python bench/mail_ingest_bench.py --dir /dev/shm # without the cost of disk syncs
     .venv/bin/python bench/mail_ingest_bench.py --in-process   # ingest_batch alone, no IMAP
+    .venv/bin/python bench/mail_ingest_bench.py --in-process --prepared  # its database work
 
 What it does, on a private Dovecot and a fresh SQLite database (tests/servers.py):
   1. `--mails` realistic support mails (bench/mail_parse_bench.realistic_mail: plain and
@@ -13,7 +14,9 @@ What it does, on a private Dovecot and a fresh SQLite database (tests/servers.py
      are APPENDed to the account's INBOX.
   2. `flask db upgrade heads`, `flask mailbox add`, then `flask mail poll --once` runs as a
      subprocess: mails/s from its start to its summary line (every mail committed), less the
-     start-up (the same command on an empty mailbox). The process exits later, once its
+     start-up (the same command on an empty mailbox). With more than one core it stores and
+     parses each batch in a parser process while it writes the one before
+     (HELPDESK_MAIL_PARSERS; 0 times a single process). The process exits later, once its
      in-process outbox has sent the acknowledgements (a worker does that when REDIS_URL is
      set); that time is shown too.
   3. The parser alone (parse_message + classify, as ingest does) on the same mails, here,
@@ -22,10 +25,11 @@ What it does, on a private Dovecot and a fresh SQLite database (tests/servers.py
      beside the same command on an empty mailbox (peak RSS by getrusage, see measured()).
   5. SQL statements per mail: `--statements` of the mails ingested in this process, in the
      poller's batches, with a counter on the engine.
-`--in-process` times ingest_batch alone (no IMAP, no outbox sending) over the same mails in
-the poller's batches of 50, into a fresh SQLite file each run (`--runs`, each in a process of
-its own), with statements and flushes per mail, and prints the median; with `--profile`,
-one run under cProfile instead.
+`--in-process` times ingest_batch alone (no IMAP, no outbox sending, no parser process) over
+the same mails in the poller's batches of 50 (`--prepared`: stored and parsed beforehand, so
+only what the poller's own process does beside its parser processes is timed), into a fresh
+SQLite file each run (`--runs`, each in a process of its own), with statements and flushes
+per mail, and prints the median; with `--profile`, one run under cProfile instead.
 The load average is printed before and after, and beside each figure (`load` = the 1, 5
 and 15 minute averages when it was taken): on a shared machine it moves every figure.
 Targets (issue #5): >= 250 mails/s end to end on SQLite, within 3x of parsing alone; peak
@@ -233,16 +237,21 @@ def count_statements(folder: str, mails: list[bytes]) -> None:
     )
 
 
-def ingest_in_process(folder: str, mails: list[bytes], profile: bool = False) -> dict:
-    """One run of `--in-process`: ingest_batch over `mails`, here, into a fresh database."""
+def ingest_in_process(
+    folder: str, mails: list[bytes], profile: bool = False, prepared: bool = False
+) -> dict:
+    """One run of `--in-process`: ingest_batch over `mails`, here, into a fresh database;
+    with `prepared`, the mails are stored and parsed before the clock starts (as a parser
+    process does for the poller), so only the database work is timed."""
     from sqlalchemy import event
 
     helpdesk = Helpdesk(folder)
     helpdesk.run("db", "upgrade", "heads")
     os.environ.update(helpdesk.env)
-    from helpdesk import create_app
+    from helpdesk import create_app, storage
     from helpdesk.extensions import db
-    from helpdesk.mail.ingest import Arrival, ingest_batch
+    from helpdesk.mail.ingest import Arrival, ingest_batch, max_mail_size
+    from helpdesk.mail.prepare import prepare_mails
 
     app = create_app({"OUTBOX_DISPATCH": "none"})
     counts = {"statements": 0, "flushes": 0}
@@ -258,6 +267,12 @@ def ingest_in_process(folder: str, mails: list[bytes], profile: bool = False) ->
         for start in range(0, len(mails), 50)
     ]
     with app.app_context():
+        parsed = [
+            prepare_mails([a.raw for a in batch], str(storage.storage_root()), max_mail_size())
+            if prepared
+            else None
+            for batch in batches
+        ]
         event.listen(db.engine, "before_cursor_execute", counted)
         event.listen(db.session, "before_flush", flushed)
         counts["statements"] = 0
@@ -268,8 +283,8 @@ def ingest_in_process(folder: str, mails: list[bytes], profile: bool = False) ->
             profiler = cProfile.Profile()
             profiler.enable()
         started = time.perf_counter()
-        for batch in batches:
-            ingest_batch(batch)
+        for batch, ready in zip(batches, parsed, strict=True):
+            ingest_batch(batch, (), ready)
         seconds = time.perf_counter() - started
         if profiler is not None:
             import pstats
@@ -281,7 +296,7 @@ def ingest_in_process(folder: str, mails: list[bytes], profile: bool = False) ->
     return {"seconds": seconds, **counts}
 
 
-def in_process(mails: list[bytes], runs: int, folder: str, profile: bool) -> None:
+def in_process(mails: list[bytes], runs: int, folder: str, profile: bool, prepared: bool) -> None:
     """`--in-process`: each run in a fresh process and database; the median run."""
     import json
     import statistics
@@ -291,6 +306,7 @@ def in_process(mails: list[bytes], runs: int, folder: str, profile: bool) -> Non
     for run in range(1 if profile else runs):
         argv = [sys.executable, __file__, "--one-run", f"{folder}/run{run}"]
         argv += ["--mails", str(len(mails))] + (["--profile"] if profile else [])
+        argv += ["--prepared"] if prepared else []
         done = subprocess.run(argv, capture_output=True, text=True, check=True)  # noqa: S603
         *lines, last = done.stdout.strip().splitlines()
         if profile:
@@ -304,8 +320,9 @@ def in_process(mails: list[bytes], runs: int, folder: str, profile: bool) -> Non
     seconds = statistics.median(r["seconds"] for r in results)
     parse = parse_alone(mails)
     r = results[0]
+    what = "ingest_batch, database work only" if prepared else "ingest_batch"
     print(
-        f"ingest_batch, median of {len(results)}: {seconds:.2f} s, {len(mails) / seconds:.0f} "
+        f"{what}, median of {len(results)}: {seconds:.2f} s, {len(mails) / seconds:.0f} "
         f"mails/s, {1000 * seconds / len(mails):.1f} ms per mail; "
         f"{r['statements'] / len(mails):.1f} statements and {r['flushes'] / len(mails):.1f} "
         f"flushes per mail"
@@ -354,12 +371,18 @@ def main() -> None:
     )
     parser.add_argument("--in-process", action="store_true", help="time ingest_batch alone")
     parser.add_argument("--runs", type=int, default=5, help="runs of --in-process")
+    parser.add_argument(
+        "--prepared",
+        action="store_true",
+        help="with --in-process: store and parse before timing (a parser process's share)",
+    )
     parser.add_argument("--one-run", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
         import json
 
-        result = ingest_in_process(args.one_run, bench_mails(args.mails), args.profile)
+        mails = bench_mails(args.mails)
+        result = ingest_in_process(args.one_run, mails, args.profile, args.prepared)
         print(json.dumps(result))
         return
 
@@ -368,7 +391,8 @@ def main() -> None:
     users["big@example.com"] = PASSWORD
     try:
         if args.in_process:
-            in_process(bench_mails(args.mails), args.runs, folder, args.profile)
+            mails = bench_mails(args.mails)
+            in_process(mails, args.runs, folder, args.profile, args.prepared)
             return
         with servers.dovecot_server(users) as imap:
             helpdesk = Helpdesk(folder)
