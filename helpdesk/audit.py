@@ -28,12 +28,15 @@ def shorten(value: Any, limit: int = VALUE_MAX) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def record(actor: Actor, action: str, old: Any = None, new: Any = None, *, ticket_id=None):
-    """Add one audit row (flushed with the change it records, never committed here)."""
+def record(
+    actor: Actor, action: str, old: Any = None, new: Any = None, *, ticket=None, ticket_id=None
+):
+    """Add one audit row (flushed with the change it records, never committed here). Give
+    the `ticket` itself (it may not have its id yet), or only its id."""
     from helpdesk.tickets.models import AuditEvent
 
     event = AuditEvent(
-        ticket_id=ticket_id,
+        ticket_id=ticket.id if ticket is not None else ticket_id,
         actor_user_id=actor.user.id if actor.user else None,
         actor_contact_id=actor.contact.id if actor.contact and not actor.user else None,
         actor_label=actor.label[:200],
@@ -42,6 +45,8 @@ def record(actor: Actor, action: str, old: Any = None, new: Any = None, *, ticke
         new_value=shorten(new),
         created_at=utcnow(),
     )
+    if ticket is not None:
+        event.ticket = ticket  # (set to None, it would blank the id at the flush)
     db.session.add(event)
     return event
 

@@ -38,6 +38,7 @@ from helpdesk.mail.routing import apply_mail, our_addresses
 from helpdesk.outbox import dispatch
 from helpdesk.outbox.runner import HANDLERS, handler
 from helpdesk.tickets import blocklist
+from helpdesk.tickets.services import one_flush
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,11 @@ def _record(item: _Prepared, context: _BatchContext) -> InboundMail:
         db.session.add(row)
         db.session.flush()  # the notice names the row
         _record_too_large(row, raw, headers, context.support_addresses)
-    else:
+        db.session.flush()
+        return row
+    # The ticket services leave their flush to us: the mail's ticket or message and its row
+    # are written in one flush.
+    with one_flush() as flush:
         apply_mail(
             row,
             item.mail,
@@ -259,7 +264,7 @@ def _record(item: _Prepared, context: _BatchContext) -> InboundMail:
         # that another process committed meanwhile fails here, and the savepoint undoes
         # everything this mail did.
         db.session.add(row)
-    db.session.flush()
+        flush()
     return row
 
 

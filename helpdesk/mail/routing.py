@@ -33,6 +33,7 @@ from helpdesk.tickets.services import (
     add_mail_attachments,
     add_mail_participant,
     add_reply,
+    once_flushed,
     open_ticket,
 )
 from helpdesk.validation import BODY_MAX, SUBJECT_MAX, Upload
@@ -177,7 +178,7 @@ def _apply_reply(
     _finish_message(message, mail)
     row.ticket, row.message = message.ticket, message
     number = message.ticket.number
-    if message.ticket_id != ticket.id:
+    if message.ticket is not ticket:  # a new ticket (maybe without its id yet)
         row.outcome = Outcome.NEW_TICKET
         row.explanation += (
             f" #{ticket.number} is closed, so the mail opened #{number}, linked to it."
@@ -236,8 +237,9 @@ def _why_not_acknowledged(classification: Classification, requester: Contact) ->
 
 def _withdraw_acknowledgement(queued: int) -> None:
     """Drop the acknowledgement open_ticket queued for this mail (not yet sent); the first
-    `queued` items are earlier mails' of the same batch, whose acknowledgements stand."""
-    outbox.withdraw(ACKNOWLEDGE, queued)
+    `queued` items are earlier mails' of the same batch, whose acknowledgements stand. (Once
+    the ticket's events are published: inside one_flush(), at the caller's flush.)"""
+    once_flushed(lambda: outbox.withdraw(ACKNOWLEDGE, queued))
 
 
 def _is_blocked(address: str | None, blocked: Container[str] | None) -> bool:

@@ -248,6 +248,7 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     message: Mapped[Message | None] = relationship(back_populates="attachments")
+    ticket = relationship("Ticket")
 
 
 class AuditEvent(db.Model):
@@ -258,6 +259,7 @@ class AuditEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    ticket = relationship("Ticket")
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL")

@@ -1,7 +1,11 @@
 """Ticket verbs. Each takes an explicit actor, checks permission and rules, writes the audit
-trail and outbox events, and flushes; the caller (request, job, poller) commits."""
+trail and outbox events, and flushes; the caller (request, job, poller) commits. Inside
+`one_flush()` the verbs that create rows leave the flush to the caller, who groups several
+verbs' writes into one (the mail poller applies a mail that way)."""
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,6 +51,39 @@ from helpdesk.validation import (
 
 FIRST_TICKET_NUMBER = 1000
 _KEEP = object()
+
+# Inside one_flush(): what waits for the new rows' ids (the events that name them).
+_waiting: ContextVar[list[Callable[[], None]] | None] = ContextVar("waiting", default=None)
+
+
+@contextlib.contextmanager
+def one_flush() -> Iterator[Callable[[], None]]:
+    """Group several verbs' writes into one flush. Yields `flush`, which the caller calls
+    once, at the end: it flushes, then publishes what waited for the new rows' ids. Left
+    without calling it (an error), nothing waiting is published."""
+    waiting: list[Callable[[], None]] = []
+    token = _waiting.set(waiting)
+
+    def flush() -> None:
+        db.session.flush()
+        while waiting:
+            waiting.pop(0)()
+
+    try:
+        yield flush
+    finally:
+        _waiting.reset(token)
+
+
+def once_flushed(action: Callable[[], None]) -> None:
+    """Run `action` once the pending rows have ids: after a flush now, or, inside
+    one_flush(), after the caller's flush."""
+    waiting = _waiting.get()
+    if waiting is None:
+        db.session.flush()
+        action()
+    else:
+        waiting.append(action)
 
 
 @dataclass(frozen=True)
@@ -117,7 +154,7 @@ def follow_merges(ticket: Ticket) -> Ticket:
 
 
 def _audit(ticket: Ticket | None, actor: Actor, action: str, old=None, new=None) -> None:
-    audit.record(actor, action, old, new, ticket_id=ticket.id if ticket is not None else None)
+    audit.record(actor, action, old, new, ticket=ticket)
 
 
 def _event_line(ticket: Ticket, actor: Actor, text: str) -> Message:
@@ -138,13 +175,11 @@ def _touch(ticket: Ticket) -> None:
 
 
 def _store_uploads(ticket: Ticket, message: Message, uploads: Sequence[Upload]) -> None:
-    if uploads and ticket.id is None:
-        db.session.flush()  # Attachment has only the column, not a relationship, to its ticket
     for upload in uploads:
         digest = storage.save_blob(upload.data)
         db.session.add(
             Attachment(
-                ticket_id=ticket.id,
+                ticket=ticket,
                 message=message,
                 sha256=digest,
                 filename=clean_filename(upload.filename),
@@ -254,11 +289,12 @@ def open_ticket(
     for contact in cc:
         if contact.id != requester.id:
             ticket.participants.append(Participant(contact=contact))
-    db.session.flush()
     _audit(ticket, actor, "created", None, f"#{ticket.number}")
     if follow_up_of is not None:
         _event_line(ticket, actor, f"Follow-up to #{follow_up_of.number}, which was closed.")
-    events.publish(events.TICKET_CREATED, ticket_id=ticket.id, message_id=message.id)
+    once_flushed(
+        lambda: events.publish(events.TICKET_CREATED, ticket_id=ticket.id, message_id=message.id)
+    )
     return ticket
 
 
@@ -319,8 +355,9 @@ def add_reply(
     if new_status != ticket.status:
         _set_status(ticket, actor, StatusChange(ticket.status, new_status))
     _touch(ticket)
-    db.session.flush()
-    events.publish(events.MESSAGE_ADDED, ticket_id=ticket.id, message_id=message.id)
+    once_flushed(
+        lambda: events.publish(events.MESSAGE_ADDED, ticket_id=ticket.id, message_id=message.id)
+    )
     return message
 
 
@@ -687,8 +724,11 @@ def add_automatic_message(
     body = clean_body(body, required=False) or "(no text)"
     message = _new_message(ticket, actor, kind, body, None, Channel.EMAIL, mail, mail_html)
     message.automatic = True
-    db.session.flush()
-    events.publish(events.MESSAGE_ADDED, ticket_id=ticket.id, message_id=message.id, automatic=True)
+    once_flushed(
+        lambda: events.publish(
+            events.MESSAGE_ADDED, ticket_id=ticket.id, message_id=message.id, automatic=True
+        )
+    )
     return message
 
 
