@@ -67,14 +67,70 @@ def organizations_known(emails: Iterable[str]) -> Iterator[None]:
         _known_domains.reset(token)
 
 
+class KnownContacts:
+    """Who owned a batch's addresses when it began (see contacts_known)."""
+
+    def __init__(self, owners: dict[str, Contact], unowned: set[str]):
+        self.owners = owners
+        self.unowned = unowned  # nobody owned them, nor has this batch given them an owner
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Work that may be undone (one mail, in its savepoint): the owners it gave to
+        addresses count only if it ends without an error."""
+        unowned = set(self.unowned)
+        try:
+            yield
+        except BaseException:
+            self.unowned = unowned
+            raise
+
+
+_known_contacts: ContextVar[KnownContacts | None] = ContextVar("known_contacts", default=None)
+
+
+@contextmanager
+def contacts_known(emails: Iterable[str]) -> Iterator[KnownContacts]:
+    """Within it, find_or_create_contact answers for these addresses from one look-up made
+    here, instead of a query per call. Run each piece of work that may be undone (a mail
+    in its savepoint) in the yielded object's attempt()."""
+    addresses = set()
+    for email in emails:
+        try:
+            addresses.add(clean_email(email))
+        except ValidationError:
+            continue  # never looked up: find_or_create_contact refuses it
+    owners: dict[str, Contact] = {}
+    ordered = sorted(addresses)
+    for start in range(0, len(ordered), 500):
+        rows = db.session.execute(
+            select(ContactEmail.email, Contact)
+            .join(Contact, ContactEmail.contact_id == Contact.id)
+            .where(ContactEmail.email.in_(ordered[start : start + 500]))
+        )
+        owners.update((address, contact) for address, contact in rows)
+    known = KnownContacts(owners, addresses - owners.keys())
+    token = _known_contacts.set(known)
+    try:
+        yield known
+    finally:
+        _known_contacts.reset(token)
+
+
 def find_or_create_contact(email: str, name: str | None = None, *, flush: bool = True) -> Contact:
     """The contact who owns `email`, created (and placed in an organization by its mail
     domain) if nobody does yet. flush=False leaves a new contact to the caller's next flush
     (it has no id until then)."""
     address = clean_email(email)
-    contact = find_contact_by_email(address)
-    if contact is not None:
-        return contact
+    known = _known_contacts.get()
+    if known is not None and address in known.owners:
+        return known.owners[address]
+    if known is not None and address in known.unowned:
+        known.unowned.discard(address)  # it gets an owner now: a later call looks it up
+    else:
+        contact = find_contact_by_email(address)
+        if contact is not None:
+            return contact
     display = clean_name(name) if name and name.strip() else address.partition("@")[0]
     org = organization_for_domain(address)
     # A new contact has no account: said so, so that nobody loads one (Actor.for_contact).

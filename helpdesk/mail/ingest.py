@@ -7,7 +7,8 @@ commit. A mail that fails goes to quarantine with its error (the raw stays store
 retried; the rest of its batch and the mailbox keep flowing.
 
 What a batch's mails have in common is looked up once for the batch (earlier deliveries,
-blocked senders, our addresses, the organizations of their senders' domains), and their side
+blocked senders, our addresses, the contacts who own their addresses and the organizations
+of their domains, the tickets of the Message-IDs they refer to), and their side
 effects (acknowledgements, notifications) are written to the outbox together at its end, so a
 mail costs few statements.
 """
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk import outbox, storage
-from helpdesk.contacts.services import organizations_known
+from helpdesk.contacts.services import KnownContacts, contacts_known, organizations_known
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
 from helpdesk.mail.autodetect import Classification, classify
@@ -34,7 +35,7 @@ from helpdesk.mail.prepare import (
     header_block,
     prepare_mails,
 )
-from helpdesk.mail.routing import apply_mail, our_addresses
+from helpdesk.mail.routing import BatchLookup, apply_mail, our_addresses
 from helpdesk.outbox import dispatch
 from helpdesk.outbox.runner import HANDLERS, handler
 from helpdesk.tickets import blocklist
@@ -109,7 +110,9 @@ def ingest_batch(
         _begin_batch()
         try:
             context = _BatchContext(prepared, support_addresses)
-            with organizations_known(_addresses(prepared)):
+            addresses = _addresses(prepared)
+            with organizations_known(addresses), contacts_known(addresses) as contacts:
+                context.contacts = contacts
                 results = [_ingest_one(item, context) for item in prepared]
             outbox.add_collected(context.side_effects)
             files.sync()  # raw mails and attachments on disk before the rows that name them
@@ -169,6 +172,8 @@ class _BatchContext:
         self.by_place = _earlier_by_places([item.arrival for item in prepared])
         self.by_identity = _earlier_by_identities([i.identity for i in prepared if i.identity])
         self.blocked = blocklist.blocked_among([i.mail.from_address for i in prepared if i.mail])
+        self.lookup = BatchLookup([item.mail for item in prepared if item.mail])
+        self.contacts = KnownContacts({}, set())  # contacts_known() gives the real one
         self.side_effects: list = []
 
     def recorded(self, row: InboundMail, side_effects: list = ()) -> None:
@@ -195,7 +200,11 @@ def _ingest_one(item: _Prepared, context: _BatchContext) -> IngestResult:
         try:
             # Its outbox items are kept aside, and written with the batch's only if the
             # savepoint holds.
-            with outbox.collecting() as side_effects, db.session.begin_nested():
+            with (
+                context.contacts.attempt(),
+                outbox.collecting() as side_effects,
+                db.session.begin_nested(),
+            ):
                 earlier = _earlier(item, context, look_again=attempt == 2)
                 if earlier is not None:
                     return _duplicate(earlier)
@@ -259,6 +268,7 @@ def _record(item: _Prepared, context: _BatchContext) -> InboundMail:
             ours=context.ours,
             blocked=context.blocked,
             classification=item.classification,
+            lookup=context.lookup,
         )
         # Added only now, so it is written once (not inserted, then updated twice); a twin
         # that another process committed meanwhile fails here, and the savepoint undoes

@@ -54,11 +54,12 @@ def apply_mail(
     ours: set[str] | None = None,
     blocked: Container[str] | None = None,
     classification: Classification | None = None,
+    lookup: "DatabaseLookup | None" = None,
 ) -> None:
     """Decide what the mail is and act on it; fills the row's outcome, ticket and reasons.
     `ours` is our_addresses(support_addresses), `blocked` the blocked senders among the
-    mails at hand (blocklist.blocked_among) and `classification` classify(mail), when the
-    caller has them already."""
+    mails at hand (blocklist.blocked_among), `classification` classify(mail) and `lookup`
+    a BatchLookup, when the caller has them already."""
     row.sender = (mail.from_address or "")[:254] or None
     row.subject = mail.subject[:250] or None
     secret = current_app.config["SECRET_KEY"]
@@ -75,7 +76,7 @@ def apply_mail(
         row.outcome, row.detail = Outcome.SPAM, f"marked as spam ({classification.spam_reason})"
         return
     kind = classification.kind
-    lookup = DatabaseLookup()
+    lookup = lookup or DatabaseLookup()
     queued = outbox.mark()  # side effects of earlier mails
     if kind is MailKind.BOUNCE:
         _apply_bounce(row, mail, classification, lookup, secret)
@@ -428,3 +429,33 @@ class DatabaseLookup:
             .join(Ticket, Ticket.merged_into_id == target.id)
             .where(Ticket.number == number)
         ).scalar_one_or_none()
+
+
+class BatchLookup(DatabaseLookup):
+    """DatabaseLookup for a batch of mails: the tickets of the Message-IDs they name are
+    looked up once, here. A Message-ID that a mail of the batch itself carries is looked up
+    when asked: that mail may have been recorded (or undone) since."""
+
+    def __init__(self, mails: Sequence[ParsedMail]):
+        own = {m for mail in mails if (m := mail.message_id)} | {
+            m[:998] for mail in mails if (m := mail.message_id)
+        }  # (as the batch will store them, too: shortened)
+        self.named = {m for mail in mails for m in _threading_ids(mail) if m not in own}
+        self.known: dict[str, int] = {}
+        ordered = sorted(self.named)
+        for start in range(0, len(ordered), MAX_REFERENCES):
+            chunk = ordered[start : start + MAX_REFERENCES]
+            self.known.update(super().tickets_by_message_id(chunk))
+
+    def tickets_by_message_id(self, message_ids: Sequence[str]) -> dict[str, int]:
+        asked = [m for m in message_ids if m and len(m) <= 998][:MAX_REFERENCES]
+        unsure = [m for m in asked if m not in self.named]
+        found = super().tickets_by_message_id(unsure) if unsure else {}
+        return {m: found.get(m, self.known.get(m)) for m in asked if m in found or m in self.known}
+
+
+def _threading_ids(mail: ParsedMail) -> list[str]:
+    """The Message-IDs threading may look up for this mail: In-Reply-To and the latest
+    References (threading asks for at most MAX_REFERENCES of the chain, newest first)."""
+    chain = [mail.in_reply_to, *mail.references[-MAX_REFERENCES:]]
+    return [m for m in chain if m and len(m) <= 998]

@@ -324,6 +324,62 @@ def test_a_reply_from_a_new_participant_is_marked_so_and_audited_as_theirs(app):
     )  # fmt: skip
 
 
+def test_mails_of_one_new_sender_in_a_batch_share_one_new_contact(app):
+    known = _mail(message_id="<0@alice.example.com>")
+    ingest.ingest_batch(_arrivals(known), [SUPPORT])
+    mails = [
+        _mail(subject=f"Question {n}", message_id=f"<{n}@new.example>", sender=sender)
+        for n, sender in enumerate(
+            ("Nina <nina@new.example>", "Alice <alice@example.com>", "nina@new.example")
+        )
+    ]
+
+    results = ingest.ingest_batch(_arrivals(*mails, uidvalidity=8), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket"] * 3
+    requesters = [_ticket_of(r).requester for r in results]
+    assert [c.primary_email for c in requesters] == [
+        "nina@new.example", "alice@example.com", "nina@new.example",
+    ]  # fmt: skip
+    assert requesters[0].id == requesters[2].id
+    assert _count(Contact) == 2  # alice from before, and nina once
+
+
+def test_a_reply_threads_onto_the_ticket_an_earlier_mail_of_its_batch_opened(app):
+    first = _mail(message_id="<first@alice.example.com>", subject="VPN is down")
+    reply = _mail(
+        "Still down.", message_id="<second@alice.example.com>", subject="Any news?",
+        In_Reply_To="<first@alice.example.com>", References="<first@alice.example.com>",
+    )  # fmt: skip
+
+    results = ingest.ingest_batch(_arrivals(first, reply), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["new_ticket", "reply"]
+    assert results[0].ticket_number == results[1].ticket_number
+    assert [m.body_text for m in _ticket_of(results[0]).messages][-1] == "Still down."
+
+
+def test_a_reply_to_a_mail_that_failed_in_its_batch_opens_a_ticket_of_its_own(app, monkeypatch):
+    real_open_ticket = routing.open_ticket
+
+    def fails_for_the_first(actor, **kwargs):
+        if kwargs["subject"] == "VPN is down":
+            raise RuntimeError("ticket service is down")
+        return real_open_ticket(actor, **kwargs)
+
+    monkeypatch.setattr(routing, "open_ticket", fails_for_the_first)  # fault injection
+    first = _mail(message_id="<first@alice.example.com>", subject="VPN is down")
+    reply = _mail(
+        "Still down.", message_id="<second@alice.example.com>", subject="Any news?",
+        In_Reply_To="<first@alice.example.com>", References="<first@alice.example.com>",
+    )  # fmt: skip
+
+    results = ingest.ingest_batch(_arrivals(first, reply), [SUPPORT])
+
+    assert [r.outcome for r in results] == ["quarantined", "new_ticket"]
+    assert _ticket_of(results[1]).subject == "Any news?"
+
+
 def _ticket_of(result) -> Ticket:
     return db.session.execute(
         select(Ticket).where(Ticket.number == result.ticket_number)
