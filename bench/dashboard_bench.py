@@ -23,14 +23,13 @@ Target (issue #4, as the queue's): under 250 ms p95 for each case.
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from queue_bench import analyze, bench_arguments, time_cases, timed  # noqa: E402
+from queue_bench import bench_arguments, open_app, time_cases, timed  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 P95_TARGET_MS = 250
@@ -64,20 +63,15 @@ def pick_users():
 
 
 def run_cases(url: str, runs: int, fresh_stats: bool = True) -> list[tuple]:
-    from helpdesk import create_app
     from helpdesk.accounts.actor import Actor
     from helpdesk.accounts.models import User
     from helpdesk.extensions import db
     from helpdesk.tickets import reports
 
-    folder = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
-    os.environ.update(DATABASE_URL=url, HELPDESK_STORAGE=str(folder))  # as the CLI would
-    app = create_app()
+    app = open_app(url, "dashboard-bench-", fresh_stats)
     results = []
     with app.app_context():
         dialect = db.engine.dialect.name
-        if fresh_stats:
-            analyze(dialect)
         agent, admin = pick_users()
         agent_id, admin_id = agent.id, admin.id if admin else None
         actors: dict[str, Actor] = {}

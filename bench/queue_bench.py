@@ -181,22 +181,32 @@ def analyze(dialect: str) -> None:
         conn.execute(text("ANALYZE" if dialect == "sqlite" else "VACUUM ANALYZE"))
 
 
-def run_cases(url: str, runs: int, fresh_stats: bool = True) -> list[tuple]:
+def open_app(url: str, prefix: str, fresh_stats: bool):
+    """The app for the database at `url`, as the CLI would make it (its files in a new
+    temporary folder), with fresh planner statistics when asked."""
     from helpdesk import create_app
+    from helpdesk.extensions import db
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ.update(DATABASE_URL=url, HELPDESK_STORAGE=str(folder))  # as the CLI would
+    app = create_app()
+    if fresh_stats:
+        with app.app_context():
+            analyze(db.engine.dialect.name)
+    return app
+
+
+def run_cases(url: str, runs: int, fresh_stats: bool = True) -> list[tuple]:
     from helpdesk.accounts.actor import Actor
     from helpdesk.accounts.models import User
     from helpdesk.extensions import db
     from helpdesk.tickets import queries
     from helpdesk.tickets.search import search_ticket_ids
 
-    folder = Path(tempfile.mkdtemp(prefix="queue-bench-"))
-    os.environ.update(DATABASE_URL=url, HELPDESK_STORAGE=str(folder))  # as the CLI would
-    app = create_app()
+    app = open_app(url, "queue-bench-", fresh_stats)
     results = []
     with app.app_context():
         dialect = db.engine.dialect.name
-        if fresh_stats:
-            analyze(dialect)
         data = pick_data(dialect)
         agent_id = data["agent"].id
         actor = Actor.for_user(data["agent"])

@@ -61,13 +61,9 @@ _pending: ContextVar[PendingFiles | None] = ContextVar("storage_pending_files", 
 def synced_together() -> Iterator[PendingFiles]:
     """Blobs saved inside are not synced one by one: call sync() before recording them as
     stored (a database commit), and leaving the block normally syncs whatever is left."""
-    pending = PendingFiles()
-    token = _pending.set(pending)
-    try:
+    with unsynced() as pending:
         yield pending
         pending.sync()
-    finally:
-        _pending.reset(token)
 
 
 @contextlib.contextmanager

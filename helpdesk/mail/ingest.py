@@ -25,10 +25,11 @@ from helpdesk import outbox, storage
 from helpdesk.contacts.services import KnownContacts, contacts_known, organizations_known
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
-from helpdesk.mail.autodetect import Classification, classify
+from helpdesk.mail.autodetect import classify
 from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, InboundMail, Outcome
 from helpdesk.mail.parse import ParsedMail, parse_message
 from helpdesk.mail.prepare import (
+    Arrival,
     PreparedMail,
     body_sha256,
     failure_text,
@@ -53,20 +54,6 @@ class IngestResult:
     ticket_number: int | None
     inbound_id: int
     detail: str  # one human line
-
-
-@dataclass
-class Arrival:
-    """One raw mail to ingest, and where it came from (a mailbox's UID, or nowhere: a file)."""
-
-    raw: bytes
-    mailbox_id: int | None = None
-    uidvalidity: int | None = None
-    uid: int | None = None
-
-    @property
-    def place(self) -> dict:
-        return {"mailbox_id": self.mailbox_id, "uidvalidity": self.uidvalidity, "uid": self.uid}
 
 
 def ingest_raw(
@@ -106,13 +93,13 @@ def ingest_batch(
             raws = [arrival.raw for arrival in arrivals]
             prepared = prepare_mails(raws, str(storage.storage_root()), max_mail_size())
         files.adopt(path for item in prepared for path in item.paths)
-        prepared = [_Prepared.of(a, item) for a, item in zip(arrivals, prepared, strict=True)]
+        for arrival, item in zip(arrivals, prepared, strict=True):
+            item.arrival = arrival
         _begin_batch()
         try:
-            context = _BatchContext(prepared, support_addresses)
             addresses = _addresses(prepared)
             with organizations_known(addresses), contacts_known(addresses) as contacts:
-                context.contacts = contacts
+                context = _BatchContext(prepared, support_addresses, contacts)
                 results = [_ingest_one(item, context) for item in prepared]
             outbox.add_collected(context.side_effects)
             files.sync()  # raw mails and attachments on disk before the rows that name them
@@ -136,44 +123,25 @@ def _begin_batch() -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-@dataclass
-class _Prepared:
-    """A mail of the batch, stored and parsed (prepare.PreparedMail), and where it came from."""
-
-    arrival: Arrival
-    digest: str
-    identity: tuple[str, str] | None
-    headers: ParsedMail | None
-    mail: ParsedMail | None
-    classification: Classification | None
-    failure: str | None
-
-    @classmethod
-    def of(cls, arrival: Arrival, item: PreparedMail) -> "_Prepared":
-        return cls(
-            arrival,
-            item.digest,
-            item.identity,
-            item.headers,
-            item.mail,
-            item.classification,
-            item.failure,
-        )
-
-
 class _BatchContext:
     """What every mail of a batch shares: our addresses, its blocked senders, the rows
     already recorded for its UIDs and its identities (kept up to date as the batch records
-    more), and the outbox items of the mails recorded so far."""
+    more), its look-ups of contacts and Message-IDs, and the outbox items of the mails
+    recorded so far."""
 
-    def __init__(self, prepared: Sequence[_Prepared], support_addresses: Sequence[str]):
+    def __init__(
+        self,
+        prepared: Sequence[PreparedMail],
+        support_addresses: Sequence[str],
+        contacts: KnownContacts,
+    ):
         self.support_addresses = support_addresses
         self.ours = our_addresses(support_addresses)
         self.by_place = _earlier_by_places([item.arrival for item in prepared])
         self.by_identity = _earlier_by_identities([i.identity for i in prepared if i.identity])
         self.blocked = blocklist.blocked_among([i.mail.from_address for i in prepared if i.mail])
         self.lookup = BatchLookup([item.mail for item in prepared if item.mail])
-        self.contacts = KnownContacts({}, set())  # contacts_known() gives the real one
+        self.contacts = contacts
         self.side_effects: list = []
 
     def recorded(self, row: InboundMail, side_effects: list = ()) -> None:
@@ -183,7 +151,7 @@ class _BatchContext:
         self.side_effects.extend(side_effects)
 
 
-def _addresses(prepared: Sequence[_Prepared]) -> list[str]:
+def _addresses(prepared: Sequence[PreparedMail]) -> list[str]:
     """Every sender and Cc address of the batch: the contacts it may create."""
     found = []
     for item in prepared:
@@ -193,7 +161,7 @@ def _addresses(prepared: Sequence[_Prepared]) -> list[str]:
     return found
 
 
-def _ingest_one(item: _Prepared, context: _BatchContext) -> IngestResult:
+def _ingest_one(item: PreparedMail, context: _BatchContext) -> IngestResult:
     """One mail of the batch in a savepoint of its own: a duplicate, recorded, or (on any
     failure, which the savepoint undoes) quarantined."""
     for attempt in (1, 2):
@@ -223,7 +191,7 @@ def _ingest_one(item: _Prepared, context: _BatchContext) -> IngestResult:
     return _quarantine(item, item.failure, context)
 
 
-def _earlier(item: _Prepared, context: _BatchContext, look_again: bool) -> InboundMail | None:
+def _earlier(item: PreparedMail, context: _BatchContext, look_again: bool) -> InboundMail | None:
     """The row of an earlier delivery of this mail: from the batch's look-ups, or (after a
     conflict, when another process may have committed one since) from the database."""
     arrival, identity = item.arrival, item.identity
@@ -238,7 +206,7 @@ def _earlier(item: _Prepared, context: _BatchContext, look_again: bool) -> Inbou
     return context.by_identity.get(identity)
 
 
-def _record(item: _Prepared, context: _BatchContext) -> InboundMail:
+def _record(item: PreparedMail, context: _BatchContext) -> InboundMail:
     """Apply the mail and write its row (flushed: a twin's unique index fails here)."""
     raw, headers = item.arrival.raw, item.headers
     row = InboundMail(
@@ -390,7 +358,7 @@ def _result(row: InboundMail) -> IngestResult:
     return IngestResult(row.outcome, number, row.id, row.detail or "")
 
 
-def _quarantine(item: _Prepared, error: str, context: _BatchContext) -> IngestResult:
+def _quarantine(item: PreparedMail, error: str, context: _BatchContext) -> IngestResult:
     """Record the failed mail (in a savepoint of its own); a duplicate if a twin got in first."""
     raw, digest, place = item.arrival.raw, item.digest, item.arrival.place
     message_key, content = item.identity or (f"sha256:{digest}", body_sha256(raw))
@@ -409,7 +377,7 @@ def _quarantine(item: _Prepared, error: str, context: _BatchContext) -> IngestRe
         attempts=1,
         **place,
     )
-    _summarize_headers(row, raw)
+    _summarize_headers(row, raw, item.headers)
     try:
         with db.session.begin_nested():
             db.session.add(row)
@@ -422,9 +390,11 @@ def _quarantine(item: _Prepared, error: str, context: _BatchContext) -> IngestRe
     return _result(row)
 
 
-def _summarize_headers(row: InboundMail, raw: bytes) -> None:
+def _summarize_headers(row: InboundMail, raw: bytes, headers: ParsedMail | None) -> None:
+    """Sender and subject for the list: from the parsed headers, or read from the raw
+    headers when the parser failed."""
     try:
-        headers = parse_message(header_block(raw) + b"\n\n")
+        headers = headers or parse_message(header_block(raw) + b"\n\n")
     except Exception:  # a summary for the list only; the error is what matters
         return
     row.sender = (headers.from_address or "")[:254] or None

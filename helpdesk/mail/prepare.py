@@ -33,6 +33,20 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 @dataclass
+class Arrival:
+    """One raw mail to ingest, and where it came from (a mailbox's UID, or nowhere: a file)."""
+
+    raw: bytes
+    mailbox_id: int | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+    @property
+    def place(self) -> dict:
+        return {"mailbox_id": self.mailbox_id, "uidvalidity": self.uidvalidity, "uid": self.uid}
+
+
+@dataclass
 class PreparedMail:
     """A mail stored and parsed (or the parser's failure), ready for the database work."""
 
@@ -43,6 +57,7 @@ class PreparedMail:
     classification: Classification | None = None  # of `mail`
     failure: str | None = None
     paths: list[str] = field(default_factory=list)  # files saved unsynced: sync, then record
+    arrival: Arrival | None = None  # set by ingest (a parser process does not send it back)
 
 
 def prepare_mails(raws: Sequence[bytes], root: str, limit: int) -> list[PreparedMail]:

@@ -13,9 +13,9 @@ from helpdesk.tickets.models import (
     Channel,
     Message,
     MessageKind,
-    Participant,
     Ticket,
 )
+from helpdesk.tickets.services import add_event_line, add_mail_participant
 from helpdesk.tickets.states import Status
 from helpdesk.timeutil import utcnow
 
@@ -53,33 +53,6 @@ def _audit(ticket: Ticket, actor: Actor, action: str, new: str) -> None:
     audit.record(actor, action, None, new, ticket_id=ticket.id)
 
 
-def _event_line(ticket: Ticket, actor: Actor, text: str) -> None:
-    db.session.add(
-        Message(
-            ticket=ticket,
-            kind=MessageKind.EVENT,
-            channel=Channel.AGENT,
-            author_user=actor.user,
-            body_text=text,
-            created_at=utcnow(),
-        )
-    )
-
-
-def _add_sender(target: Ticket, message: Message, actor: Actor) -> bool:
-    """Whoever wrote the mail follows the ticket it now belongs to."""
-    contact = message.author_contact
-    if message.channel != Channel.EMAIL or contact is None or message.author_user_id:
-        return False
-    if contact.id == target.requester_id or any(
-        p.contact_id == contact.id for p in target.participants
-    ):
-        return False
-    target.participants.append(Participant(contact=contact))
-    _audit(target, actor, "participant_added", contact.primary_email or contact.name)
-    return True
-
-
 def move_message(actor: Actor, message: Message, target: Ticket) -> bool:
     """Move `message` and its files from its ticket to `target`, recorded on both; returns
     whether its mail sender was added to `target`. Raises NotFound, PermissionDenied,
@@ -101,9 +74,12 @@ def move_message(actor: Actor, message: Message, target: Ticket) -> bool:
         inbound.ticket_id = target.id
         note = f"Moved from #{source.number} to #{target.number} by {actor.label}."
         inbound.explanation = f"{inbound.explanation or ''} {note}".strip()
-    joined = _add_sender(target, message, actor)
-    _event_line(source, actor, f"A message from {who} was moved to #{target.number}.")
-    _event_line(target, actor, f"A message from {who} was moved here from #{source.number}.")
+    # Whoever wrote the mail follows the ticket it now belongs to.
+    contact = message.author_contact
+    by_mail = message.channel == Channel.EMAIL and contact is not None
+    joined = by_mail and not message.author_user_id and add_mail_participant(target, contact, actor)
+    add_event_line(source, actor, f"A message from {who} was moved to #{target.number}.")
+    add_event_line(target, actor, f"A message from {who} was moved here from #{source.number}.")
     _audit(source, actor, "message_moved_to", f"message {message.id} -> #{target.number}")
     _audit(target, actor, "message_moved_from", f"message {message.id} <- #{source.number}")
     now = utcnow()

@@ -157,7 +157,8 @@ def _audit(ticket: Ticket | None, actor: Actor, action: str, old=None, new=None)
     audit.record(actor, action, old, new, ticket=ticket)
 
 
-def _event_line(ticket: Ticket, actor: Actor, text: str) -> Message:
+def add_event_line(ticket: Ticket, actor: Actor, text: str) -> Message:
+    """A line in the ticket's history ("Merged into #1042."), by the acting agent."""
     message = Message(
         ticket=ticket,
         kind=MessageKind.EVENT,
@@ -291,7 +292,7 @@ def open_ticket(
             ticket.participants.append(Participant(contact=contact))
     _audit(ticket, actor, "created", None, f"#{ticket.number}")
     if follow_up_of is not None:
-        _event_line(ticket, actor, f"Follow-up to #{follow_up_of.number}, which was closed.")
+        add_event_line(ticket, actor, f"Follow-up to #{follow_up_of.number}, which was closed.")
     once_flushed(
         lambda: events.publish(events.TICKET_CREATED, ticket_id=ticket.id, message_id=message.id)
     )
@@ -525,8 +526,8 @@ def merge(source: Ticket, target: Ticket, actor: Actor) -> None:
             target.participants.append(Participant(contact_id=contact_id))
             known.add(contact_id)
     source.merged_into = target
-    _event_line(source, actor, f"Merged into #{target.number}.")
-    _event_line(target, actor, f"#{source.number} was merged into this ticket.")
+    add_event_line(source, actor, f"Merged into #{target.number}.")
+    add_event_line(target, actor, f"#{source.number} was merged into this ticket.")
     _audit(source, actor, "merged_into", None, f"#{target.number}")
     _audit(target, actor, "merged_from", None, f"#{source.number}")
     _set_status(source, actor, change)
@@ -648,8 +649,8 @@ def split_message(message: Message, actor: Actor, *, subject: str | None = None)
     db.session.execute(
         update(Attachment).where(Attachment.message_id == message.id).values(ticket_id=ticket.id)
     )
-    _event_line(source, actor, f"A message was split off into #{ticket.number}.")
-    _event_line(ticket, actor, f"Split off from #{source.number}.")
+    add_event_line(source, actor, f"A message was split off into #{ticket.number}.")
+    add_event_line(ticket, actor, f"Split off from #{source.number}.")
     _audit(source, actor, "split_to", None, f"#{ticket.number}")
     _audit(ticket, actor, "created", None, f"#{ticket.number} (split from #{source.number})")
     _touch(source)
@@ -732,16 +733,18 @@ def add_automatic_message(
     return message
 
 
-def add_mail_participant(ticket: Ticket, contact: Contact) -> bool:
+def add_mail_participant(ticket: Ticket, contact: Contact, actor: Actor | None = None) -> bool:
     """Put someone who wrote to the ticket by mail on it; False if they were already. Not
-    flushed here: the reply it comes with is (add_reply)."""
+    flushed here: the reply it comes with is (add_reply). The audit names `actor` (an agent
+    who moved their mail here), else the sender."""
     if contact.id == ticket.requester_id or any(
         p.contact_id == contact.id for p in ticket.participants
     ):
         return False
     # The id too: the reply's permission check reads it before the flush.
     ticket.participants.append(Participant(contact=contact, contact_id=contact.id))
-    _audit(ticket, Actor.for_contact(contact), "participant_added", None, contact.primary_email)
+    actor = actor or Actor.for_contact(contact)
+    _audit(ticket, actor, "participant_added", None, contact.primary_email or contact.name)
     return True
 
 

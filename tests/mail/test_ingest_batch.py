@@ -345,14 +345,17 @@ def test_mails_of_one_new_sender_in_a_batch_share_one_new_contact(app):
     assert _count(Contact) == 2  # alice from before, and nina once
 
 
-def test_a_reply_threads_onto_the_ticket_an_earlier_mail_of_its_batch_opened(app):
+def _a_mail_and_its_answer() -> list[bytes]:
     first = _mail(message_id="<first@alice.example.com>", subject="VPN is down")
     reply = _mail(
         "Still down.", message_id="<second@alice.example.com>", subject="Any news?",
         In_Reply_To="<first@alice.example.com>", References="<first@alice.example.com>",
     )  # fmt: skip
+    return [first, reply]
 
-    results = ingest.ingest_batch(_arrivals(first, reply), [SUPPORT])
+
+def test_a_reply_threads_onto_the_ticket_an_earlier_mail_of_its_batch_opened(app):
+    results = ingest.ingest_batch(_arrivals(*_a_mail_and_its_answer()), [SUPPORT])
 
     assert [r.outcome for r in results] == ["new_ticket", "reply"]
     assert results[0].ticket_number == results[1].ticket_number
@@ -368,13 +371,7 @@ def test_a_reply_to_a_mail_that_failed_in_its_batch_opens_a_ticket_of_its_own(ap
         return real_open_ticket(actor, **kwargs)
 
     monkeypatch.setattr(routing, "open_ticket", fails_for_the_first)  # fault injection
-    first = _mail(message_id="<first@alice.example.com>", subject="VPN is down")
-    reply = _mail(
-        "Still down.", message_id="<second@alice.example.com>", subject="Any news?",
-        In_Reply_To="<first@alice.example.com>", References="<first@alice.example.com>",
-    )  # fmt: skip
-
-    results = ingest.ingest_batch(_arrivals(first, reply), [SUPPORT])
+    results = ingest.ingest_batch(_arrivals(*_a_mail_and_its_answer()), [SUPPORT])
 
     assert [r.outcome for r in results] == ["quarantined", "new_ticket"]
     assert _ticket_of(results[1]).subject == "Any news?"
