@@ -9,7 +9,7 @@ from werkzeug import Response
 
 from helpdesk.crm.bitrix24 import Bitrix24Adapter, parse_webhook
 from helpdesk.crm.protocol import CrmAuthError, CrmError, CrmRateLimited
-from tests.crm.conftest import http_settings
+from tests.crm.conftest import SHORT_READ_TIMEOUT, http_settings
 from tests.crm.payloads import (
     BITRIX_AUTH,
     BITRIX_COMPANY,
@@ -183,6 +183,7 @@ def test_a_timed_out_comment_may_exist_and_is_not_sent_twice(adapter, crm_server
         return Response(json.dumps(bitrix(101)), content_type="application/json")
 
     crm_server.expect_request(rest("crm.timeline.comment.add")).respond_with_handler(slow)
+    adapter.http.timeout = (2.0, SHORT_READ_TIMEOUT)
     with pytest.raises(CrmError) as raised:
         adapter.add_note("5", "ref hdk1", key="hdk1", when=datetime(2026, 1, 1))
     release.set()

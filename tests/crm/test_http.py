@@ -8,7 +8,7 @@ from werkzeug import Response
 
 from helpdesk.crm.http import HttpClient, UrlRefused, check_url, retry_after_seconds
 from helpdesk.crm.protocol import CrmAuthError, CrmError, CrmRateLimited
-from tests.crm.conftest import http_settings
+from tests.crm.conftest import SHORT_READ_TIMEOUT, http_settings
 
 SECRET = "k9s3cr3tw3bh00k"
 
@@ -76,7 +76,9 @@ def test_a_timed_out_write_is_not_repeated_and_may_have_been_delivered(crm_serve
 
     crm_server.expect_request(f"/rest/1/{SECRET}/add.json").respond_with_handler(slow)
     with pytest.raises(CrmError) as raised:
-        client(crm_server, waits).request("POST", "add.json", idempotent=False)
+        client(crm_server, waits, timeout=(2.0, SHORT_READ_TIMEOUT)).request(
+            "POST", "add.json", idempotent=False
+        )
     release.set()
     assert raised.value.maybe_delivered
     assert "no answer in time" in raised.value.message
@@ -93,7 +95,8 @@ def test_a_timed_out_read_is_tried_again(crm_server, waits, release):
         return Response('{"result": 1}', content_type="application/json")
 
     crm_server.expect_request(f"/rest/1/{SECRET}/get.json").respond_with_handler(slow_once)
-    assert client(crm_server, waits).request("POST", "get.json") == {"result": 1}
+    hasty = client(crm_server, waits, timeout=(2.0, SHORT_READ_TIMEOUT))
+    assert hasty.request("POST", "get.json") == {"result": 1}
     release.set()
     assert len(calls) == 2
 

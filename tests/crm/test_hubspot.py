@@ -14,7 +14,7 @@ from werkzeug import Response
 from helpdesk.crm.hubspot import CONTACT_PROPERTIES, HubSpotAdapter
 from helpdesk.crm.protocol import CrmAuthError, CrmError, CrmRateLimited
 from tests.crm import vendor
-from tests.crm.conftest import http_settings
+from tests.crm.conftest import SHORT_READ_TIMEOUT, http_settings
 from tests.crm.payloads import (
     HUBSPOT_COMPANY,
     HUBSPOT_CONTACT,
@@ -284,6 +284,7 @@ def test_a_timed_out_note_is_reported_as_maybe_delivered(adapter, crm_server, re
         return Response(json.dumps(hubspot_object("1", {})), status=201)
 
     crm_server.expect_request("/crm/v3/objects/notes").respond_with_handler(slow)
+    adapter.http.timeout = (2.0, SHORT_READ_TIMEOUT)
     with pytest.raises(CrmError) as raised:
         adapter.add_note("151", "x", key="hdk1", when=datetime(2026, 1, 1))
     release.set()

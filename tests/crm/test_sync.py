@@ -16,6 +16,7 @@ from helpdesk.outbox.models import OutboxItem, OutboxStatus
 from helpdesk.outbox.runner import run_due
 from helpdesk.tickets.services import change_status
 from helpdesk.timeutil import utcnow
+from tests.crm.conftest import SHORT_READ_TIMEOUT
 from tests.crm.fakes import FakeHubSpot
 
 TOKEN = "pat-test-token"
@@ -162,7 +163,10 @@ def test_while_the_crm_is_down_tickets_flow_and_every_note_arrives_once_later(
     assert connection.status == ConnectionStatus.OK and connection.consecutive_failures == 0
 
 
-def test_a_note_whose_answer_was_lost_is_found_instead_of_written_again(make, connection, hubspot):
+def test_a_note_whose_answer_was_lost_is_found_instead_of_written_again(
+    app, make, connection, hubspot
+):
+    app.config["HELPDESK_CRM_READ_TIMEOUT"] = SHORT_READ_TIMEOUT
     hubspot.lose_answers = 1
     _, ticket = open_for(make)
     drain()
