@@ -240,5 +240,22 @@ def poll_command(once, names):
     for poller in pollers:
         result = summary(poller.counts) if poller.ok else f"failed: {poller.error}"
         click.echo(f"{poller.name}: {result}")
+    _finish_handed_work()
     if not all(poller.ok for poller in pollers):
         sys.exit(1)
+
+
+def _finish_handed_work() -> None:
+    """Without a worker (no REDIS_URL) this process sends the acknowledgements it queued: say
+    so, instead of seeming to hang after the summary. What is not sent when the process ends
+    stays queued for `flask worker` or `flask serve`."""
+    from helpdesk.outbox import dispatch
+
+    waiting = dispatch.handed_in_process()
+    if waiting:
+        click.echo(
+            f"Running {waiting} queued task(s) the new mail set off (acknowledgements, "
+            "notifications) before exiting…",
+            err=True,
+        )
+    dispatch.drain()

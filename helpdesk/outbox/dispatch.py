@@ -62,6 +62,22 @@ def _wait_for_pause(deadline: float) -> None:
                 _quiet.wait(deadline - now)
 
 
+_handed = 0  # items handed to this process's runners and not yet run
+_handed_lock = threading.Lock()
+
+
+def _count_handed(change: int) -> None:
+    global _handed
+    with _handed_lock:
+        _handed += change
+
+
+def handed_in_process() -> int:
+    """How many items this process's runners were handed and have not run yet."""
+    with _handed_lock:
+        return _handed
+
+
 def drain() -> None:
     """Wait for the in-process runners to finish what they were handed (tests, shutdown)."""
     global _pool
@@ -88,6 +104,8 @@ def _run_in_thread(app: Flask, item_ids: list[int], handed_at: float) -> None:
                 run_item(item_id)
             except Exception:  # the row stays due; the due-work loop retries it
                 log.exception("running outbox item %s in-process failed", item_id)
+            finally:
+                _count_handed(-1)
 
 
 def dispatch(app: Flask, item_ids: list[int]) -> None:
@@ -100,7 +118,12 @@ def dispatch(app: Flask, item_ids: list[int]) -> None:
 
             enqueue_outbox_items(app, item_ids)
         else:
-            _thread_pool().submit(_run_in_thread, app, item_ids, time.monotonic())
+            _count_handed(len(item_ids))
+            try:
+                _thread_pool().submit(_run_in_thread, app, item_ids, time.monotonic())
+            except BaseException:
+                _count_handed(-len(item_ids))
+                raise
     except Exception:  # the commit has happened: failing it now would lie to the caller
         log.exception(
             "could not hand outbox items %s to %s; the due-work loop will", item_ids, mode

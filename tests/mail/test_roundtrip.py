@@ -6,6 +6,7 @@ and the poller into the same ticket, whatever the client did to the subject."""
 import email
 import email.policy
 import itertools
+import re
 import uuid
 
 import pytest
@@ -168,3 +169,23 @@ def test_a_client_that_drops_reply_to_and_rewrites_the_subject_still_threads(
     assert _tickets() == 1
     db.session.expire_all()
     assert ticket.messages[-1].body_text.startswith("An HP 4000.")
+
+
+def test_without_a_worker_poll_once_says_it_sends_the_acknowledgement_before_it_exits(
+    app, imap, account, smtp, runner, monkeypatch
+):
+    monkeypatch.setitem(app.config, "OUTBOX_DISPATCH", "thread")  # no REDIS_URL: in-process
+    mail = (
+        b"From: Ada Lovelace <ada@client.example>\r\nTo: Support <support@help.example>\r\n"
+        b"Subject: Printer jammed\r\nMessage-ID: <jam-1@client.example>\r\n"
+        b"Date: Fri, 27 Nov 2026 09:00:00 +0000\r\n\r\nPaper stuck in tray 2.\r\n"
+    )
+    with _imap(imap, account) as client:
+        client.append("INBOX", mail)
+
+    result = runner.invoke(args=["mail", "poll", "--once", "--mailbox", "support"])
+
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Running \d+ queued task\(s\) the new mail set off", result.output)
+    # Sent by the time the command returned, not left for a worker.
+    assert _captured(smtp)["In-Reply-To"] == "<jam-1@client.example>"
