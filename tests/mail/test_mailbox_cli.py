@@ -10,13 +10,16 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from helpdesk.accounts.actor import Actor
 from helpdesk.extensions import db
 from helpdesk.mail import mailboxes as services
+from helpdesk.mail.delivery import MailStatus, SentMail
 from helpdesk.mail.mailboxes import Mailbox, MailboxAuth, check_stalled_mailboxes, find_mailbox
 from helpdesk.mail.poller import access_token, forget_token
+from helpdesk.outbox.models import OutboxItem
+from helpdesk.outbox.runner import run_due
 from helpdesk.timeutil import utcnow
 from tests import servers
 
@@ -376,4 +379,36 @@ def test_the_poller_keeps_a_refresh_token_the_provider_rotated(runner, provider,
     assert kept != first and provider.refresh_tokens[kept] == USER
     forget_token(mailbox.id)
     assert runner.invoke(args=["mail", "poll", "--once"]).exit_code == 0
+    forget_token(mailbox.id)
+
+
+def test_a_refresh_token_rotated_before_a_failed_send_is_kept(app, make, provider):
+    # The mailbox sends through its own SMTP server, which is down: the outbox retries later.
+    mailbox = _add_oauth(provider, servers.free_port())
+    first = mailbox.secret
+    mailbox.address = app.config["HELPDESK_SUPPORT_ADDRESS"]
+    services.edit_mailbox(
+        Actor.system(), mailbox, smtp_url=f"smtp://{servers.HOST}:{servers.free_port()}"
+    )
+    app.config["MAIL_SUPPRESS_SEND"] = False
+    make.ticket(requester=make.customer(email="ada@client.example"))
+    db.session.commit()
+
+    while run_due():
+        db.session.commit()
+
+    row = db.session.execute(select(SentMail)).scalars().first()
+    assert row.status == MailStatus.QUEUED and row.error
+    kept = _stored_refresh_token(mailbox.id)
+    assert kept != first and provider.refresh_tokens[kept] == USER
+
+    # The retry fails too (the outbox item raises to be retried): the next rotation is kept.
+    forget_token(mailbox.id)
+    db.session.execute(update(OutboxItem).values(run_after=utcnow()))
+    db.session.commit()
+    run_due()
+    db.session.refresh(row)
+    assert row.attempts == 2 and row.status == MailStatus.QUEUED
+    again = _stored_refresh_token(mailbox.id)
+    assert again not in (first, kept) and provider.refresh_tokens[again] == USER
     forget_token(mailbox.id)
