@@ -1,5 +1,6 @@
 """Who is acting: passed explicitly to every service, so the poller and jobs can act too."""
 
+import getpass
 from dataclasses import dataclass
 
 from helpdesk.accounts.models import Role, User
@@ -12,6 +13,7 @@ class Actor:
     user: User | None = None
     contact: Contact | None = None
     is_system: bool = False
+    name: str | None = None  # how a system actor is recorded (default "system")
 
     @classmethod
     def for_user(cls, user: User) -> "Actor":
@@ -25,6 +27,16 @@ class Actor:
     @classmethod
     def system(cls) -> "Actor":
         return cls(is_system=True)
+
+    @classmethod
+    def command_line(cls) -> "Actor":
+        """Someone at the server's shell running a `flask` command: allowed what the system
+        is (they hold the database), recorded with the operating-system account they used."""
+        try:
+            account = getpass.getuser()
+        except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+            account = "unknown account"
+        return cls(is_system=True, name=f"command line ({account})")
 
     @property
     def role(self) -> Role | None:
@@ -49,7 +61,7 @@ class Actor:
     @property
     def label(self) -> str:
         if self.is_system:
-            return "system"
+            return self.name or "system"
         if self.user is not None:
             return f"{self.user.name} <{self.user.email}>"
         assert self.contact is not None

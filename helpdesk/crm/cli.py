@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from helpdesk.accounts.actor import Actor
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 
@@ -58,7 +59,12 @@ def import_command(file, mapping, dry_run, source):
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(1)
     with click.progressbar(length=len(rows), label="Importing", file=sys.stderr) as bar:
-        report = import_rows(rows, source=source, progress=lambda _row: bar.update(1))
+        report = import_rows(
+            rows,
+            source=source,
+            progress=lambda _row: bar.update(1),
+            actor=Actor.command_line(),
+        )
     if dry_run:
         db.session.rollback()
     else:

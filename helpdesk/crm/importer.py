@@ -315,9 +315,10 @@ def import_rows(
     *,
     source: str = "import",
     progress: Callable[[Row], None] | None = None,
+    actor: Actor | None = None,
 ) -> Report:
     """Apply every row in its own savepoint; the caller commits (or rolls back a dry run)."""
-    actor = Actor.system()
+    actor = actor or Actor.system()
     report = Report()
     _open_transaction()
     for row in rows:

@@ -81,7 +81,7 @@ def add_command(name, imap_url, processed_folder, address, auth, smtp_url, passw
         imap = services.parse_imap_url(imap_url)
         secret = imap.password or _read_secret(_secret_label(auth, imap.username), password_stdin)
         mailbox = services.add_mailbox(
-            Actor.system(),
+            Actor.command_line(),
             name=name,
             imap=imap,
             secret=secret,
@@ -127,7 +127,7 @@ def _describe(mailbox: Mailbox) -> list[str]:
 @with_appcontext
 def list_command():
     """List the mailboxes and how their polling goes (no secrets)."""
-    found = services.list_mailboxes(Actor.system())
+    found = services.list_mailboxes(Actor.command_line())
     if not found:
         click.echo("No mailboxes yet: add one with `flask mailbox add`.")
     for mailbox in found:
@@ -142,8 +142,8 @@ def test_command(name):
     from helpdesk.mail.poller import PollError
 
     try:
-        mailbox = services.get_mailbox(Actor.system(), name)
-        folders = services.test_mailbox(Actor.system(), mailbox)
+        mailbox = services.get_mailbox(Actor.command_line(), name)
+        folders = services.test_mailbox(Actor.command_line(), mailbox)
     except (DomainError, PollError) as exc:
         db.session.commit()  # a refresh token the provider rotated before the failure
         _fail(getattr(exc, "message", None) or str(exc))
@@ -179,7 +179,7 @@ def edit_command(name, rename, imap_url, password_stdin, new_secret, **options):
     """Change a mailbox's settings."""
     changes = {key: value for key, value in options.items() if value is not None}
     try:
-        mailbox = services.get_mailbox(Actor.system(), name)
+        mailbox = services.get_mailbox(Actor.command_line(), name)
         if rename:
             changes["name"] = rename
         if imap_url:
@@ -188,7 +188,7 @@ def edit_command(name, rename, imap_url, password_stdin, new_secret, **options):
         if password_stdin or new_secret:
             label = _secret_label(changes.get("auth", mailbox.auth), mailbox.username)
             changes["secret"] = _read_secret(label, password_stdin)
-        services.edit_mailbox(Actor.system(), mailbox, **changes)
+        services.edit_mailbox(Actor.command_line(), mailbox, **changes)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -203,10 +203,10 @@ def edit_command(name, rename, imap_url, password_stdin, new_secret, **options):
 def remove_command(name, yes):
     """Remove a mailbox (the tickets and mail it brought stay)."""
     try:
-        mailbox = services.get_mailbox(Actor.system(), name)
+        mailbox = services.get_mailbox(Actor.command_line(), name)
         if not yes:
             click.confirm(f"Remove the mailbox {name}?", abort=True)
-        services.remove_mailbox(Actor.system(), mailbox)
+        services.remove_mailbox(Actor.command_line(), mailbox)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()

@@ -1,6 +1,8 @@
 """Mailbox changes leave an audit row each (added, changed, enabled/disabled, removed) that says
 who made them and what changed, and never holds a password, token or client secret."""
 
+import getpass
+
 import pytest
 from sqlalchemy import select
 
@@ -41,7 +43,7 @@ def _add(actor: Actor, secret: str = PASSWORD, **kw):
     return mailbox
 
 
-def test_adding_a_mailbox_on_the_command_line_is_audited_as_the_system_without_the_secret(
+def test_adding_a_mailbox_on_the_command_line_is_audited_with_the_shell_account_not_the_secret(
     runner,
 ):
     url = "imap://support%40example.test:Imap-pass%202026%2Fsecret@imap.example.test/INBOX"
@@ -52,7 +54,7 @@ def test_adding_a_mailbox_on_the_command_line_is_audited_as_the_system_without_t
     (event,) = _audits()
     assert (event.action, event.actor_label, event.actor_user_id) == (
         "mailbox.added",
-        "system",
+        f"command line ({getpass.getuser()})",
         None,
     )
     assert event.ticket_id is None and event.old_value is None
