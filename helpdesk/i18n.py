@@ -21,6 +21,16 @@ COOKIE_MAX_AGE = 365 * 86400
 _BY_LOWER = {code.lower().replace("_", "-"): code for code in LOCALES}
 
 
+def N_(msgid: str) -> str:
+    """Mark a string for the catalog; it is translated when shown (gettext)."""
+    return msgid
+
+
+def NN_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a singular/plural pair for the catalog; `num` picks the form when it is shown."""
+    return singular, plural
+
+
 def supported_locale(value: str | None) -> str | None:
     """The supported locale code for `value` ("pt-br", "pt_BR", "ru"), or None."""
     if not value:

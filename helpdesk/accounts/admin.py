@@ -6,6 +6,7 @@ audit event (no ticket) and flushes; the request commits.
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from helpdesk import audit, outbox
@@ -255,6 +256,6 @@ def send_staff_welcome(payload: dict) -> str:
         }
         text = render_template("admin/people_mail_welcome.txt", **context)
         html = render_template("admin/people_mail_welcome.html", **context)
-    subject = f"Your {business_name()} account: choose a password"
+        subject = _("Your %(site)s account: choose a password", site=context["helpdesk_name"])
     headers = {"Auto-Submitted": "auto-generated"}
     return send_mail([user.email], subject, text, html=html, headers=headers)

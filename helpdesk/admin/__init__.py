@@ -7,6 +7,7 @@ Each page module registers its routes on `bp` and lists itself on the index with
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, abort, render_template
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from helpdesk.agent.nav import add_nav_item
@@ -60,7 +61,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp, url_prefix="/agent/admin")
 
 
-add_nav_item("Admin", "admin.index", admin_only=True, order=95)
+add_nav_item(_l("Admin"), "admin.index", admin_only=True, order=95)
 
 # The page modules, each owning its routes and templates.
 from helpdesk.admin import (  # noqa: E402,F401

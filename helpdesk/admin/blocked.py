@@ -1,6 +1,8 @@
 """Administration: blocked senders, the addresses and domains whose mail is held as spam."""
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -15,8 +17,10 @@ from helpdesk.validation import EMAIL_MAX
 
 
 class BlockForm(FlaskForm):
-    pattern = StringField("Address or domain", validators=[DataRequired(), Length(max=EMAIL_MAX)])
-    reason = StringField("Reason (optional)", validators=[Length(max=blocklist.REASON_MAX)])
+    pattern = StringField(
+        _l("Address or domain"), validators=[DataRequired(), Length(max=EMAIL_MAX)]
+    )
+    reason = StringField(_l("Reason (optional)"), validators=[Length(max=blocklist.REASON_MAX)])
 
 
 class UnblockForm(FlaskForm):
@@ -48,27 +52,27 @@ def block_sender():
     except DomainError as exc:
         return _page(form, refuse(exc))
     db.session.commit()
-    flash(f"Mail from {row.pattern} is held as spam from now on.", "info")
+    flash(_("Mail from %(pattern)s is held as spam from now on.", pattern=row.pattern), "info")
     return redirect(url_for("admin.blocked_senders"))
 
 
 @bp.post("/blocked/<int:blocked_id>/remove")
 def unblock_sender(blocked_id: int):
     if not UnblockForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.blocked_senders"))
     try:
         pattern = blocklist.unblock_sender(current_actor(), blocked_id)
     except DomainError as exc:
         return _page(BlockForm(formdata=None), refuse(exc))
     db.session.commit()
-    flash(f"Mail from {pattern} is accepted again.", "info")
+    flash(_("Mail from %(pattern)s is accepted again.", pattern=pattern), "info")
     return redirect(url_for("admin.blocked_senders"))
 
 
 add_section(
-    "Blocked senders",
+    _l("Blocked senders"),
     "admin.blocked_senders",
-    "Addresses and domains whose mail is held as spam.",
+    _l("Addresses and domains whose mail is held as spam."),
     order=40,
 )

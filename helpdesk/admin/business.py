@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import pytz
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length
@@ -21,9 +23,9 @@ CATEGORIES_MAX = 100
 BLANK_CATEGORY_ROWS = 3
 
 POLICY_LABELS = {
-    "open": "Anyone may sign up",
-    "domains": "Only addresses of our clients' mail domains",
-    "invite": "By invitation only",
+    "open": _l("Anyone may sign up"),
+    "domains": _l("Only addresses of our clients' mail domains"),
+    "invite": _l("By invitation only"),
 }
 
 
@@ -38,18 +40,31 @@ class Item:
 
 
 ITEMS = [
-    Item("business_name", "Business name", "text", "Shown on every page and in mails."),
-    Item("timezone", "Time zone", "zone", "The default for customers and for agents' dates."),
-    Item("signup_policy", "Sign-up", "policy", "Who may create a customer account."),
-    Item("reopen_days", "Reopen window (days)", "days", "How long a solved request reopens."),
+    Item("business_name", _l("Business name"), "text", _l("Shown on every page and in mails.")),
     Item(
-        "link_days", "Customer links valid (days)", "days", "Password-free links in mails expire."
+        "timezone",
+        _l("Time zone"),
+        "zone",
+        _l("The default for customers and for agents' dates."),
+    ),
+    Item("signup_policy", _l("Sign-up"), "policy", _l("Who may create a customer account.")),
+    Item(
+        "reopen_days",
+        _l("Reopen window (days)"),
+        "days",
+        _l("How long a solved request reopens."),
+    ),
+    Item(
+        "link_days",
+        _l("Customer links valid (days)"),
+        "days",
+        _l("Password-free links in mails expire."),
     ),
     Item(
         "customer_priority",
-        "Customers choose a priority",
+        _l("Customers choose a priority"),
         "flag",
-        "Otherwise every request starts as normal.",
+        _l("Otherwise every request starts as normal."),
     ),
 ]
 ITEMS_BY_NAME = {item.name: item for item in ITEMS}
@@ -71,7 +86,9 @@ def _parse(item: Item, raw: str | None):
     if item.kind == "days":
         text = (raw or "").strip()
         if not text.isdigit() or len(text) > 5:
-            raise ValidationError("Give a number of days from 1 to 3650.", {"value": "Number."})
+            raise ValidationError(
+                _("Give a number of days from 1 to 3650."), {"value": _("Number.")}
+            )
         return int(text)
     return raw or ""
 
@@ -100,7 +117,10 @@ def _render(status: int = 200, submitted: dict | None = None, rows: list | None 
 
 def _saved(name: str, label: str, reset: bool):
     db.session.commit()
-    flash(f"{label}: back to the default." if reset else f"Saved: {label}.", "info")
+    if reset:
+        flash(_("%(setting)s: back to the default.", setting=label), "info")
+    else:
+        flash(_("Saved: %(setting)s.", setting=label), "info")
     return redirect(url_for("admin.business", _anchor=f"setting-{name}"))
 
 
@@ -133,14 +153,19 @@ def _submitted_categories() -> list[dict]:
     """The rows of the categories form; a row whose name was cleared is dropped."""
     names, chosen = request.form.getlist("name"), request.form.getlist("team")
     if len(names) > CATEGORIES_MAX + BLANK_CATEGORY_ROWS:
-        raise ValidationError(f"At most {CATEGORIES_MAX} categories.", {"name": "Too many."})
+        raise ValidationError(
+            _("At most %(max)s categories.", max=CATEGORIES_MAX), {"name": _("Too many.")}
+        )
     rows = []
     for index, name in enumerate(names):
         team = chosen[index] if index < len(chosen) else ""
         if len(name) > CATEGORY_NAME_MAX or len(team) > 100:
             raise ValidationError(
-                f"A category's name has at most {CATEGORY_NAME_MAX} characters.",
-                {"name": "Too long."},
+                _(
+                    "A category's name has at most %(max)s characters.",
+                    max=CATEGORY_NAME_MAX,
+                ),
+                {"name": _("Too long.")},
             )
         if name.strip():
             rows.append({"name": name.strip(), "team": team or None})
@@ -163,12 +188,12 @@ def change_categories():
             settings.change_setting(current_actor(), "categories", rows)
     except DomainError as exc:
         return _render(refuse(exc), rows=rows)
-    return _saved("categories", "Categories", reset)
+    return _saved("categories", _("Categories"), reset)
 
 
 add_section(
-    "Business settings",
+    _l("Business settings"),
     "admin.business",
-    "Name, time zone, sign-up, reopen window, categories.",
+    _l("Name, time zone, sign-up, reopen window, categories."),
     order=10,
 )

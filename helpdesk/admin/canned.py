@@ -1,6 +1,8 @@
 """Administration: canned responses, shared with every agent or an admin's own."""
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -15,9 +17,9 @@ from helpdesk.validation import BODY_MAX
 
 
 class CannedForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=canned.TITLE_MAX)])
-    body = TextAreaField("Text", validators=[DataRequired(), Length(max=BODY_MAX)])
-    personal = BooleanField("Only for me (personal)")
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=canned.TITLE_MAX)])
+    body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=BODY_MAX)])
+    personal = BooleanField(_l("Only for me (personal)"))
 
 
 class DeleteForm(FlaskForm):
@@ -74,7 +76,7 @@ def new_canned_response():
     except DomainError as exc:
         return _edit_page(form, status=refuse(exc))
     db.session.commit()
-    flash(f"Added the canned response “{response.title}”.", "info")
+    flash(_("Added the canned response “%(title)s”.", title=response.title), "info")
     return _list()
 
 
@@ -93,7 +95,7 @@ def edit_canned_response(canned_id: int):
     except DomainError as exc:
         return _edit_page(form, response, refuse(exc))
     db.session.commit()
-    flash(f"Saved the canned response “{response.title}”.", "info")
+    flash(_("Saved the canned response “%(title)s”.", title=response.title), "info")
     return _list()
 
 
@@ -102,7 +104,7 @@ def delete_canned_response(canned_id: int):
     actor = current_actor()
     response = canned.find_manageable(actor, canned_id)
     if not DeleteForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return _list()
     title = response.title
     try:
@@ -111,13 +113,13 @@ def delete_canned_response(canned_id: int):
         refuse(exc)
         return _list()
     db.session.commit()
-    flash(f"Deleted the canned response “{title}”.", "info")
+    flash(_("Deleted the canned response “%(title)s”.", title=title), "info")
     return _list()
 
 
 add_section(
-    "Canned responses",
+    _l("Canned responses"),
     "admin.canned_responses",
-    "Reusable replies with the customer's name and the ticket number filled in.",
+    _l("Reusable replies with the customer's name and the ticket number filled in."),
     order=30,
 )

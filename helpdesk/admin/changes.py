@@ -1,6 +1,7 @@
 """Administration: the change log, every audited change made outside a ticket."""
 
 from flask import render_template, request
+from flask_babel import lazy_gettext as _l
 
 from helpdesk import settings
 from helpdesk.accounts.auth import current_actor
@@ -26,8 +27,8 @@ def changes():
 
 
 add_section(
-    "Change log",
+    _l("Change log"),
     "admin.changes",
-    "Who changed which setting, team, account or list, and when.",
+    _l("Who changed which setting, team, account or list, and when."),
     order=90,
 )

@@ -1,6 +1,8 @@
 """Administration: customer accounts and contacts (the records themselves live in the CRM pages)."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -88,15 +90,18 @@ def org_manager(user_id: int):
             return redirect(target, 303)
         db.session.commit()
         if manager:
-            flash(f"{user.name} now sees every ticket of their organization.", "info")
+            flash(
+                _("%(name)s now sees every ticket of their organization.", name=user.name),
+                "info",
+            )
         else:
-            flash(f"{user.name} now sees only their own tickets.", "info")
+            flash(_("%(name)s now sees only their own tickets.", name=user.name), "info")
     return redirect(target, 303)
 
 
 add_section(
-    "Customers",
+    _l("Customers"),
     "admin.customers",
-    "Find customer accounts, deactivate them, choose organization managers.",
+    _l("Find customer accounts, deactivate them, choose organization managers."),
     order=12,
 )

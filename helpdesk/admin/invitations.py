@@ -1,6 +1,8 @@
 """Administration: customer invitations (how accounts come about under the "invite" policy)."""
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from helpdesk.accounts import admin as people
@@ -18,7 +20,7 @@ from helpdesk.settings import get_setting
 def _form() -> InvitationForm:
     form = InvitationForm()
     orgs = db.session.execute(select(Organization).order_by(Organization.name)).scalars()
-    form.organization.choices = [("", "No organization")] + [(str(o.id), o.name) for o in orgs]
+    form.organization.choices = [("", _("No organization"))] + [(str(o.id), o.name) for o in orgs]
     return form
 
 
@@ -54,7 +56,7 @@ def invite():
     except DomainError as exc:
         return _page(form, refuse(exc))
     db.session.commit()
-    flash(f"An invitation is on its way to {invitation.email}.", "info")
+    flash(_("An invitation is on its way to %(email)s.", email=invitation.email), "info")
     return redirect(url_for("admin.invitations"), 303)
 
 
@@ -68,13 +70,19 @@ def revoke_invitation(invitation_id: int):
         refuse(exc)
         return redirect(url_for("admin.invitations"), 303)
     db.session.commit()
-    flash(f"The invitation to {invitation.email} is revoked; its link no longer works.", "info")
+    flash(
+        _(
+            "The invitation to %(email)s is revoked; its link no longer works.",
+            email=invitation.email,
+        ),
+        "info",
+    )
     return redirect(url_for("admin.invitations"), 303)
 
 
 add_section(
-    "Customer invitations",
+    _l("Customer invitations"),
     "admin.invitations",
-    "Invite customers to make an account; see and revoke pending invitations.",
+    _l("Invite customers to make an account; see and revoke pending invitations."),
     order=13,
 )

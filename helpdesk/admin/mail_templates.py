@@ -165,7 +165,7 @@ def reset_mail_template(kind: str, locale: str):
 
 
 add_section(
-    "Mail templates",
+    _l("Mail templates"),
     "admin.mail_templates",
-    "The wording of every mail the helpdesk sends, per language, with a preview.",
+    _l("The wording of every mail the helpdesk sends, per language, with a preview."),
 )

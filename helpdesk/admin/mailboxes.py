@@ -5,6 +5,8 @@ browser; leaving the field empty on edit keeps the stored one.
 """
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -21,34 +23,41 @@ from helpdesk.validation import EMAIL_MAX, PASSWORD_MAX, clean_email
 
 HOST_MAX, FOLDER_MAX, URL_MAX, SECRET_MAX = 255, 255, 2000, 4000
 AUTH_CHOICES = as_choices(
-    [(MailboxAuth.PASSWORD.value, "Password"), (MailboxAuth.XOAUTH2.value, "OAuth 2 (XOAUTH2)")]
+    [
+        (MailboxAuth.PASSWORD.value, _l("Password")),
+        (MailboxAuth.XOAUTH2.value, _l("OAuth 2 (XOAUTH2)")),
+    ]
 )
 
 
 class MailboxForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
-    host = StringField("IMAP server", validators=[DataRequired(), Length(max=HOST_MAX)])
-    port = IntegerField("Port", default=993, validators=[NumberRange(1, 65535)])
-    tls = BooleanField("TLS (imaps)", default=True)
-    username = StringField("User name", validators=[DataRequired(), Length(max=320)])
-    auth = SelectField("Sign-in", choices=AUTH_CHOICES, default=MailboxAuth.PASSWORD.value)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=NAME_MAX)])
+    host = StringField(_l("IMAP server"), validators=[DataRequired(), Length(max=HOST_MAX)])
+    port = IntegerField(_l("Port"), default=993, validators=[NumberRange(1, 65535)])
+    tls = BooleanField(_l("TLS (imaps)"), default=True)
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=320)])
+    auth = SelectField(_l("Sign-in"), choices=AUTH_CHOICES, default=MailboxAuth.PASSWORD.value)
     # Password or OAuth refresh token; never filled in from the stored one.
     secret = PasswordField(
-        "Password or refresh token", validators=[Optional(), Length(max=SECRET_MAX)]
+        _l("Password or refresh token"), validators=[Optional(), Length(max=SECRET_MAX)]
     )
-    folder = StringField("Folder", default="INBOX", validators=[Optional(), Length(max=FOLDER_MAX)])
+    folder = StringField(
+        _l("Folder"), default="INBOX", validators=[Optional(), Length(max=FOLDER_MAX)]
+    )
     processed_folder = StringField(
-        "Move processed mail to", validators=[Optional(), Length(max=FOLDER_MAX)]
+        _l("Move processed mail to"), validators=[Optional(), Length(max=FOLDER_MAX)]
     )
-    address = StringField("Support address", validators=[Optional(), Length(max=EMAIL_MAX)])
-    smtp_url = StringField("SMTP URL", validators=[Optional(), Length(max=URL_MAX)])
-    oauth_token_url = StringField("OAuth token URL", validators=[Optional(), Length(max=URL_MAX)])
-    oauth_client_id = StringField("OAuth client id", validators=[Optional(), Length(max=500)])
+    address = StringField(_l("Support address"), validators=[Optional(), Length(max=EMAIL_MAX)])
+    smtp_url = StringField(_l("SMTP URL"), validators=[Optional(), Length(max=URL_MAX)])
+    oauth_token_url = StringField(
+        _l("OAuth token URL"), validators=[Optional(), Length(max=URL_MAX)]
+    )
+    oauth_client_id = StringField(_l("OAuth client id"), validators=[Optional(), Length(max=500)])
     oauth_client_secret = PasswordField(
-        "OAuth client secret", validators=[Optional(), Length(max=PASSWORD_MAX)]
+        _l("OAuth client secret"), validators=[Optional(), Length(max=PASSWORD_MAX)]
     )
-    oauth_scope = StringField("OAuth scope", validators=[Optional(), Length(max=1000)])
-    enabled = BooleanField("Poll this mailbox", default=True)
+    oauth_scope = StringField(_l("OAuth scope"), validators=[Optional(), Length(max=1000)])
+    enabled = BooleanField(_l("Poll this mailbox"), default=True)
 
 
 class ActionForm(FlaskForm):
@@ -58,7 +67,7 @@ class ActionForm(FlaskForm):
 def _mailbox(mailbox_id: int) -> Mailbox:
     mailbox = db.session.get(Mailbox, mailbox_id)
     if mailbox is None:
-        raise NotFound("There is no such mailbox.")
+        raise NotFound(_("There is no such mailbox."))
     return mailbox
 
 
@@ -146,7 +155,7 @@ def mailbox_new():
     except DomainError as exc:
         return _form_page(form, None, refuse(exc))
     db.session.commit()
-    flash(f"Mailbox {mailbox.name} was added. Test the connection next.", "info")
+    flash(_("Mailbox %(name)s was added. Test the connection next.", name=mailbox.name), "info")
     return redirect(url_for("admin.mailboxes"))
 
 
@@ -170,7 +179,7 @@ def mailbox_edit(mailbox_id: int):
     except DomainError as exc:
         return _form_page(form, mailbox, refuse(exc))
     db.session.commit()
-    flash(f"Mailbox {mailbox.name} was saved.", "info")
+    flash(_("Mailbox %(name)s was saved.", name=mailbox.name), "info")
     return redirect(url_for("admin.mailboxes"))
 
 
@@ -180,7 +189,7 @@ def mailbox_test(mailbox_id: int):
 
     mailbox = _mailbox(mailbox_id)
     if not ActionForm().validate_on_submit():
-        flash("The form expired; try again.", "error")
+        flash(_("The form expired; try again."), "error")
         return redirect(url_for("admin.mailboxes"))
     try:
         folders = services.test_mailbox(current_actor(), mailbox)
@@ -189,21 +198,36 @@ def mailbox_test(mailbox_id: int):
         return redirect(url_for("admin.mailboxes"))
     except PollError as exc:
         db.session.commit()  # a refresh token the provider rotated before the failure
-        flash(f"{mailbox.name}: the test failed: {exc}", "error")
+        flash(_("%(name)s: the test failed: %(error)s", name=mailbox.name, error=exc), "error")
         return redirect(url_for("admin.mailboxes"))
     db.session.commit()  # a refresh token the provider rotated during the test
     shown = ", ".join(folders[:20]) + (" …" if len(folders) > 20 else "")
     where = f"{mailbox.imap_host}:{mailbox.imap_port}"
-    flash(f"{mailbox.name}: signed in to {where}. Folders: {shown or 'none'}.", "info")
+    flash(
+        _(
+            "%(name)s: signed in to %(where)s. Folders: %(folders)s.",
+            name=mailbox.name,
+            where=where,
+            folders=shown or _("none"),
+        ),
+        "info",
+    )
     if mailbox.folder not in folders:
-        flash(f"{mailbox.name}: the folder {mailbox.folder} does not exist.", "warning")
+        flash(
+            _(
+                "%(name)s: the folder %(folder)s does not exist.",
+                name=mailbox.name,
+                folder=mailbox.folder,
+            ),
+            "warning",
+        )
     return redirect(url_for("admin.mailboxes"))
 
 
 def _set_enabled(mailbox_id: int, enabled: bool):
     mailbox = _mailbox(mailbox_id)
     if not ActionForm().validate_on_submit():
-        flash("The form expired; try again.", "error")
+        flash(_("The form expired; try again."), "error")
         return redirect(url_for("admin.mailboxes"))
     try:
         services.edit_mailbox(current_actor(), mailbox, enabled=enabled)
@@ -211,8 +235,16 @@ def _set_enabled(mailbox_id: int, enabled: bool):
         refuse(exc)
         return redirect(url_for("admin.mailboxes"))
     db.session.commit()
-    state = "is polled again" if enabled else "is no longer polled (its mail and tickets stay)"
-    flash(f"Mailbox {mailbox.name} {state}.", "info")
+    if enabled:
+        flash(_("Mailbox %(name)s is polled again.", name=mailbox.name), "info")
+    else:
+        flash(
+            _(
+                "Mailbox %(name)s is no longer polled (its mail and tickets stay).",
+                name=mailbox.name,
+            ),
+            "info",
+        )
     return redirect(url_for("admin.mailboxes"))
 
 
@@ -227,5 +259,7 @@ def mailbox_enable(mailbox_id: int):
 
 
 add_section(
-    "Mailboxes", "admin.mailboxes", "IMAP accounts the helpdesk reads mail from, and their health"
+    _l("Mailboxes"),
+    "admin.mailboxes",
+    _l("IMAP accounts the helpdesk reads mail from, and their health"),
 )

@@ -1,6 +1,8 @@
 """Administration: agents and administrators, and (de)activating any account."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from helpdesk.accounts import admin as people
@@ -75,7 +77,13 @@ def new_agent():
             status = refuse(exc)
         else:
             db.session.commit()
-            flash(f"{user.name} is added; a link to choose a password is on its way.", "info")
+            flash(
+                _(
+                    "%(name)s is added; a link to choose a password is on its way.",
+                    name=user.name,
+                ),
+                "info",
+            )
             return redirect(url_for("admin.agents"))
     elif request.method == "POST":
         form_errors(form)
@@ -106,7 +114,7 @@ def agent(user_id: int):
             user = _staff_user(user_id)
         else:
             db.session.commit()
-            flash(f"{user.name} is saved.", "info")
+            flash(_("%(name)s is saved.", name=user.name), "info")
             return redirect(url_for("admin.agents"))
     elif request.method == "POST":
         form_errors(form)
@@ -132,7 +140,10 @@ def agent_welcome(user_id: int):
             refuse(exc)
             return redirect(url_for("admin.agent", user_id=user_id), 303)
         db.session.commit()
-        flash(f"A new link to choose a password is on its way to {user.email}.", "info")
+        flash(
+            _("A new link to choose a password is on its way to %(email)s.", email=user.email),
+            "info",
+        )
     return redirect(url_for("admin.agent", user_id=user_id), 303)
 
 
@@ -153,14 +164,19 @@ def user_active(user_id: int):
             refuse(exc)
             return redirect(target, 303)
         db.session.commit()
-        done = "reactivated" if active else "deactivated: they can no longer sign in"
-        flash(f"{user.name} is {done}.", "info")
+        if active:
+            flash(_("%(name)s is reactivated.", name=user.name), "info")
+        else:
+            flash(
+                _("%(name)s is deactivated: they can no longer sign in.", name=user.name),
+                "info",
+            )
     return redirect(target, 303)
 
 
 add_section(
-    "Agents",
+    _l("Agents"),
     "admin.agents",
-    "Add agents and administrators, change their roles and teams, deactivate them.",
+    _l("Add agents and administrators, change their roles and teams, deactivate them."),
     order=10,
 )

@@ -1,6 +1,8 @@
 """Administration: teams, their members and their tickets."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from helpdesk.accounts import admin as people
@@ -34,7 +36,7 @@ def _members(ids: list[int]) -> list[User]:
 def _form() -> TeamForm:
     form = TeamForm()
     form.members.choices = [
-        (u.id, u.name if u.active else f"{u.name} (deactivated)") for u in staff()
+        (u.id, u.name if u.active else _("%(name)s (deactivated)", name=u.name)) for u in staff()
     ]
     return form
 
@@ -62,7 +64,7 @@ def new_team():
     except DomainError as exc:
         return _list_page(form, refuse(exc))
     db.session.commit()
-    flash(f"The team {team.name} is created.", "info")
+    flash(_("The team %(name)s is created.", name=team.name), "info")
     return redirect(url_for("admin.teams_page"), 303)
 
 
@@ -84,7 +86,7 @@ def team(team_id: int):
             team = db.session.get(Team, team_id)
         else:
             db.session.commit()
-            flash(f"The team {team.name} is saved.", "info")
+            flash(_("The team %(name)s is saved.", name=team.name), "info")
             return redirect(url_for("admin.teams_page"), 303)
     elif request.method == "POST":
         form_errors(form)
@@ -111,13 +113,13 @@ def delete_team(team_id: int):
         refuse(exc)
         return redirect(url_for("admin.team", team_id=team_id), 303)
     db.session.commit()
-    flash(f"The team {name} is deleted.", "info")
+    flash(_("The team %(name)s is deleted.", name=name), "info")
     return redirect(url_for("admin.teams_page"), 303)
 
 
 add_section(
-    "Teams",
+    _l("Teams"),
     "admin.teams_page",
-    "Create, rename and staff teams; delete the ones no ticket uses.",
+    _l("Create, rename and staff teams; delete the ones no ticket uses."),
     order=11,
 )

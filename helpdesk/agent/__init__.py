@@ -18,10 +18,29 @@ def require_staff():
 @bp.context_processor
 def console_helpers():
     from helpdesk.accounts.auth import current_actor
-    from helpdesk.agent.display import ago, short_time
+    from helpdesk.agent.display import (
+        ago,
+        channel_label,
+        label_for,
+        priority_label,
+        short_time,
+        status_label,
+        status_title,
+    )
     from helpdesk.agent.nav import nav_for
+    from helpdesk.agent.presence import describe
 
-    return {"console_nav": nav_for(current_actor()), "ago": ago, "short_time": short_time}
+    return {
+        "console_nav": nav_for(current_actor()),
+        "ago": ago,
+        "short_time": short_time,
+        "status_label": status_label,
+        "status_title": status_title,
+        "priority_label": priority_label,
+        "channel_label": channel_label,
+        "label_for": label_for,
+        "describe_presence": describe,
+    }
 
 
 from helpdesk.agent import (  # noqa: E402,F401

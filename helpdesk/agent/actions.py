@@ -1,11 +1,13 @@
 """Working a ticket: its fields, tags, Cc, merge, split, spam and delete."""
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
 
 from helpdesk.accounts.auth import current_actor
 from helpdesk.accounts.models import Team, User
 from helpdesk.agent import bp
 from helpdesk.agent.common import form_errors, refuse
+from helpdesk.agent.display import label_for
 from helpdesk.agent.forms import (
     FieldsForm,
     MergeForm,
@@ -35,7 +37,7 @@ def _user(value: str | None):
         return None
     user = db.session.get(User, int(value)) if value.isdigit() else None
     if user is None:
-        raise ValidationError("Choose an agent from the list.", {"assignee": "Unknown."})
+        raise ValidationError(_("Choose an agent from the list."), {"assignee": _("Unknown.")})
     return user
 
 
@@ -46,7 +48,7 @@ def _team(value: str | None):
         return None
     team = db.session.get(Team, int(value)) if value.isdigit() else None
     if team is None:
-        raise ValidationError("Choose a team from the list.", {"team": "Unknown."})
+        raise ValidationError(_("Choose a team from the list."), {"team": _("Unknown.")})
     return team
 
 
@@ -77,7 +79,11 @@ def update_ticket_fields(number: int):
     except DomainError as exc:
         return _failed(number, exc)
     db.session.commit()
-    flash(f"Saved: {', '.join(changed)}." if changed else "Nothing changed.", "info")
+    if changed:
+        fields = ", ".join(label_for("field", name) for name in changed)
+        flash(_("Saved: %(fields)s.", fields=fields), "info")
+    else:
+        flash(_("Nothing changed."), "info")
     return _back(number)
 
 
@@ -91,7 +97,7 @@ def assign_to_me(number: int):
     except DomainError as exc:
         return _failed(number, exc)
     db.session.commit()
-    flash(f"#{number} is yours.", "info")
+    flash(_("#%(number)s is yours.", number=number), "info")
     return _back(number)
 
 
@@ -125,7 +131,7 @@ def add_participant(number: int):
     except DomainError as exc:
         return _failed(number, exc)
     db.session.commit()
-    flash(f"{contact.primary_email} is copied in.", "info")
+    flash(_("%(address)s is copied in.", address=contact.primary_email), "info")
     return _back(number)
 
 
@@ -138,7 +144,7 @@ def remove_participant(number: int, contact_id: int):
     except DomainError as exc:
         return _failed(number, exc)
     db.session.commit()
-    flash("No longer copied in.", "info")
+    flash(_("No longer copied in."), "info")
     return _back(number)
 
 
@@ -150,14 +156,14 @@ def merge(number: int):
     target_number = (form.target.data or "").strip().lstrip("#")
     try:
         if not target_number.isdigit():
-            raise ValidationError("Give the number of the ticket to merge into.")
+            raise ValidationError(_("Give the number of the ticket to merge into."))
         check_version(source, form.version.data)
         target = services.get_ticket(actor, int(target_number))
         services.merge(source, target, actor)
     except DomainError as exc:
         return _failed(number, exc, merge_form=form)
     db.session.commit()
-    flash(f"#{number} was merged into this ticket.", "info")
+    flash(_("#%(number)s was merged into this ticket.", number=number), "info")
     return redirect(url_for("agent.ticket", number=target.number))
 
 
@@ -169,12 +175,12 @@ def split(number: int, message_id: int):
     form = SplitForm()
     try:
         if message is None or message.ticket_id != ticket.id:
-            raise NotFound("That message is not on this ticket.")
+            raise NotFound(_("That message is not on this ticket."))
         new = services.split_message(message, actor, subject=form.subject.data or None)
     except DomainError as exc:
         return _failed(number, exc)
     db.session.commit()
-    flash(f"The message is now ticket #{new.number}.", "info")
+    flash(_("The message is now ticket #%(number)s.", number=new.number), "info")
     return redirect(url_for("agent.ticket", number=new.number))
 
 
@@ -188,8 +194,15 @@ def spam(number: int):
     except DomainError as exc:
         return _failed(number, exc)
     db.session.commit()
-    told = f"; mail from {blocked} is blocked" if blocked else ""
-    flash(f"#{number} was closed as spam{told}.", "info")
+    if blocked:
+        closed = _(
+            "#%(number)s was closed as spam; mail from %(blocked)s is blocked.",
+            number=number,
+            blocked=blocked,
+        )
+    else:
+        closed = _("#%(number)s was closed as spam.", number=number)
+    flash(closed, "info")
     return redirect(url_for("agent.queue"))
 
 
@@ -202,7 +215,10 @@ def revoke_links(number: int):
     except DomainError as exc:
         return _failed(number, exc)
     db.session.commit()
-    flash(f"Every password-free link to #{number} sent so far no longer works.", "info")
+    flash(
+        _("Every password-free link to #%(number)s sent so far no longer works.", number=number),
+        "info",
+    )
     return _back(number)
 
 
@@ -215,5 +231,5 @@ def delete(number: int):
     except DomainError as exc:
         return _failed(number, exc)
     db.session.commit()
-    flash(f"#{number} was deleted.", "info")
+    flash(_("#%(number)s was deleted.", number=number), "info")
     return redirect(url_for("agent.queue"))

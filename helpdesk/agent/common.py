@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from helpdesk.accounts.models import Role, Team, User
@@ -29,12 +30,12 @@ def teams() -> list[Team]:
 
 
 def assignee_choices(with_me: bool = False) -> list[tuple[str, str]]:
-    choices = [("me", "Me")] if with_me else []
-    return choices + [("none", "Nobody")] + [(str(u.id), u.name) for u in agents()]
+    choices = [("me", _("Me"))] if with_me else []
+    return choices + [("none", _("Nobody"))] + [(str(u.id), u.name) for u in agents()]
 
 
 def team_choices() -> list[tuple[str, str]]:
-    return [("none", "No team")] + [(str(t.id), t.name) for t in teams()]
+    return [("none", _("No team"))] + [(str(t.id), t.name) for t in teams()]
 
 
 def uploads_from_request(field: str = "attachments") -> list[Upload]:
@@ -86,4 +87,5 @@ def form_errors(form) -> None:
     for name, errors in form.errors.items():
         label = getattr(getattr(form, name, None), "label", None)
         for error in errors:
-            flash(f"{label.text if label else name}: {error}", "error")
+            field = label.text if label else name
+            flash(_("%(field)s: %(error)s", field=field, error=error), "error")

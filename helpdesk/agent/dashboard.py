@@ -4,15 +4,20 @@ import csv
 import io
 from dataclasses import dataclass
 
+from babel.dates import format_date
 from flask import Response, abort, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from helpdesk.accounts.auth import current_actor
 from helpdesk.agent import bp
+from helpdesk.agent.display import locale_code, number
 from helpdesk.agent.nav import add_nav_item
 from helpdesk.settings import get_setting
 from helpdesk.tickets import reports
 
-add_nav_item("Dashboard", "agent.dashboard", order=15)
+add_nav_item(_l("Dashboard"), "agent.dashboard", order=15)
 
 # The flow chart's drawing box (SVG units); CSS scales it to the screen's width.
 WIDTH, HEIGHT = 440, 200
@@ -117,11 +122,11 @@ def duration(seconds: float | None) -> str:
         return "—"
     minutes = seconds / 60
     if minutes < 60:
-        return f"{max(0, round(minutes))} min"
+        return _("%(n)s min", n=max(0, round(minutes)))
     hours = minutes / 60
     if hours < 48:
-        return f"{hours:.1f}".removesuffix(".0") + " h"
-    return f"{hours / 24:.1f}".removesuffix(".0") + " days"
+        return _("%(n)s h", n=number(f"{hours:.1f}".removesuffix(".0")))
+    return _("%(n)s days", n=number(f"{hours / 24:.1f}".removesuffix(".0")))
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,13 @@ class Bar:
     height: float
     kind: str  # "created" or "resolved"
     title: str
+
+
+def _bar_title(day: str, value: int, kind: str) -> str:
+    """A bar's tooltip: "2026-11-27: 4 created" (the same English for 1 or more)."""
+    if kind == "created":
+        return ngettext("%(day)s: %(num)s created", "%(day)s: %(num)s created", value, day=day)
+    return ngettext("%(day)s: %(num)s resolved", "%(day)s: %(num)s resolved", value, day=day)
 
 
 def flow_chart(days: list[reports.DayFlow]) -> dict:
@@ -147,10 +159,11 @@ def flow_chart(days: list[reports.DayFlow]) -> dict:
         x = LEFT + i * slot + slot * 0.1
         for kind, value, offset in (("created", d.created, 0), ("resolved", d.resolved, bar_w)):
             h = plot_h * value / top
-            title = f"{d.day.isoformat()}: {value} {kind}"
+            title = _bar_title(d.day.isoformat(), value, kind)
             bars.append(Bar(x + offset, TOP + plot_h - h, bar_w, h, kind, title))
         if (len(days) - 1 - i) % every == 0:
-            labels.append({"x": LEFT + (i + 0.5) * slot, "text": d.day.strftime("%d %b")})
+            text = format_date(d.day, "dd MMM", locale=locale_code())
+            labels.append({"x": LEFT + (i + 0.5) * slot, "text": text})
     ticks = [{"y": TOP + plot_h * (1 - f), "value": int(top * f)} for f in (0, 0.5, 1)]
     return {
         "width": WIDTH,

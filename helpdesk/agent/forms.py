@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from helpdesk.agent.display import PRIORITY_TITLES, STATUS_TITLES
 from helpdesk.tickets.models import Priority
 from helpdesk.tickets.states import Status
 from helpdesk.validation import BODY_MAX, EMAIL_MAX, NAME_MAX, SUBJECT_MAX
@@ -25,8 +26,8 @@ def as_choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-STATUS_CHOICES = as_choices((s.value, s.value.title()) for s in Status)
-PRIORITY_CHOICES = as_choices((p.value, p.value.title()) for p in Priority)
+STATUS_CHOICES = as_choices((s.value, STATUS_TITLES[s]) for s in Status)
+PRIORITY_CHOICES = as_choices((p.value, PRIORITY_TITLES[p]) for p in Priority)
 
 
 class ReplyForm(FlaskForm):

@@ -3,6 +3,8 @@
 import io
 
 from flask import flash, g, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, StringField
@@ -14,6 +16,7 @@ from helpdesk.agent.common import form_errors, local_target, refuse
 from helpdesk.agent.nav import add_nav_item
 from helpdesk.errors import DomainError, NotFound, ValidationError
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.mail import review
 from helpdesk.mail.cli import LABELS
 from helpdesk.mail.mailboxes import Mailbox, is_stalled
@@ -25,6 +28,25 @@ from helpdesk.tickets.moving import move_message
 TICKET_NUMBER_MAX = 12
 
 
+# What became of a mail, in the agent's language (helpdesk.mail.cli.LABELS has the English).
+_OUTCOME_LABELS = {
+    Outcome.NEW_TICKET: N_("new ticket"),
+    Outcome.REPLY: N_("reply"),
+    Outcome.DUPLICATE: N_("duplicate"),
+    Outcome.AUTO_REPLY: N_("automatic: an auto-reply"),
+    Outcome.RECEIPT: N_("automatic: a read receipt"),
+    Outcome.ABUSE_REPORT: N_("automatic: an abuse report"),
+    Outcome.BOUNCE: N_("bounce"),
+    Outcome.SPAM: N_("spam"),
+    Outcome.BLOCKED: N_("spam: blocked sender"),
+    Outcome.QUARANTINED: N_("quarantined"),
+    Outcome.TOO_LARGE: N_("quarantined: too large"),
+    Outcome.OWN_MAIL_LOOP: N_("dropped: our own mail came back"),
+    Outcome.DISMISSED: N_("discarded by an agent"),
+    Outcome.DELETED: N_("deleted as spam by an agent"),
+}
+
+
 class ActionForm(FlaskForm):
     """Retry, discard, release, delete: nothing but the CSRF token and where to go back."""
 
@@ -33,12 +55,15 @@ class ActionForm(FlaskForm):
 
 class MoveForm(FlaskForm):
     target = StringField(
-        "Ticket number", validators=[DataRequired(), Length(max=TICKET_NUMBER_MAX)]
+        _l("Ticket number"), validators=[DataRequired(), Length(max=TICKET_NUMBER_MAX)]
     )
 
 
 def _label(outcome: str) -> str:
-    return LABELS.get(outcome, outcome)
+    msgid = _OUTCOME_LABELS.get(outcome)
+    if msgid is not None and msgid == LABELS.get(outcome):
+        return _(msgid)
+    return LABELS.get(outcome, outcome)  # a label changed or added in English only
 
 
 @bp.context_processor
@@ -156,32 +181,36 @@ def _act(inbound_id: int, fallback: str, verb):
 def _ingested(result) -> str:
     what = _label(result.outcome)
     if result.ticket_number is not None:
-        what += f" #{result.ticket_number}"
+        what = _("%(outcome)s #%(number)s", outcome=what, number=result.ticket_number)
     return what
 
 
 def _retry(actor, inbound_id: int) -> str:
     result = review.retry_mail(actor, inbound_id)
     if result.outcome in QUARANTINE_OUTCOMES:
-        return f"Mail {inbound_id} failed again and stays in quarantine: {result.detail}"
-    return f"Mail {inbound_id} was processed: {_ingested(result)}."
+        return _(
+            "Mail %(id)s failed again and stays in quarantine: %(detail)s",
+            id=inbound_id,
+            detail=result.detail,
+        )
+    return _("Mail %(id)s was processed: %(outcome)s.", id=inbound_id, outcome=_ingested(result))
 
 
 def _release(actor, inbound_id: int) -> str:
     result = review.release_mail(actor, inbound_id)
     if result.outcome == Outcome.QUARANTINED:
-        return f"Mail {inbound_id} was released but failed; it is in quarantine now."
-    return f"Mail {inbound_id} was released: {_ingested(result)}."
+        return _("Mail %(id)s was released but failed; it is in quarantine now.", id=inbound_id)
+    return _("Mail %(id)s was released: %(outcome)s.", id=inbound_id, outcome=_ingested(result))
 
 
 def _discard(actor, inbound_id: int) -> str:
     review.discard_mail(actor, inbound_id)
-    return f"Mail {inbound_id} was discarded (the original is kept)."
+    return _("Mail %(id)s was discarded (the original is kept).", id=inbound_id)
 
 
 def _delete(actor, inbound_id: int) -> str:
     review.delete_spam(actor, inbound_id)
-    return f"Mail {inbound_id} was deleted from the spam list."
+    return _("Mail %(id)s was deleted from the spam list.", id=inbound_id)
 
 
 @bp.post("/mail/<int:inbound_id>/retry")
@@ -216,19 +245,25 @@ def move(number: int, message_id: int):
     target_number = (form.target.data or "").strip().lstrip("#")
     try:
         if message is None or message.ticket_id != ticket.id:
-            raise NotFound("That message is not on this ticket.")
+            raise NotFound(_("That message is not on this ticket."))
         if not target_number.isdigit():
-            raise ValidationError("Give the number of the ticket to move the message to.")
+            raise ValidationError(_("Give the number of the ticket to move the message to."))
         target = services.get_ticket(actor, int(target_number))
         joined = move_message(actor, message, target)
     except DomainError as exc:
         refuse(exc)
         return redirect(url_for("agent.ticket", number=number))
     db.session.commit()
-    added = "; its sender now follows that ticket" if joined else ""
-    flash(f"The message was moved to #{target.number}{added}.", "info")
+    if joined:
+        moved = _(
+            "The message was moved to #%(number)s; its sender now follows that ticket.",
+            number=target.number,
+        )
+    else:
+        moved = _("The message was moved to #%(number)s.", number=target.number)
+    flash(moved, "info")
     return redirect(url_for("agent.ticket", number=number))
 
 
 # The count is on the pages: the navigation shows plain labels.
-add_nav_item("Incoming mail", "agent.mail_quarantine", order=40)
+add_nav_item(_l("Incoming mail"), "agent.mail_quarantine", order=40)

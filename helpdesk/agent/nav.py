@@ -1,20 +1,24 @@
 """The console's navigation: other parts of the app add their pages here.
 
+from flask_babel import lazy_gettext as _l
 from helpdesk.agent.nav import add_nav_item
-add_nav_item("Figures", "agent.figures")                   # every agent
-add_nav_item("Admin", "admin.index", admin_only=True)     # administrators only
+add_nav_item(_l("Figures"), "agent.figures")                   # every agent
+add_nav_item(_l("Admin"), "admin.index", admin_only=True)     # administrators only
+
+Labels are lazy_gettext strings: they are put in the agent's language when a page is drawn.
 """
 
 from dataclasses import dataclass
 
 from flask import request, url_for
+from flask_babel import lazy_gettext as _l
 
 from helpdesk.accounts.actor import Actor
 
 
 @dataclass(frozen=True)
 class NavItem:
-    label: str
+    label: str  # or a lazy_gettext string
     endpoint: str
     admin_only: bool = False
     order: int = 100
@@ -35,12 +39,12 @@ def nav_for(actor: Actor | None) -> list[dict]:
     if actor is None or not actor.is_staff:
         return []
     links = []
-    for item in sorted(_ITEMS, key=lambda i: (i.order, i.label)):
+    for item in sorted(_ITEMS, key=lambda i: (i.order, str(i.label))):
         if item.admin_only and not actor.is_admin:
             continue
         links.append(
             {
-                "label": item.label,
+                "label": str(item.label),
                 "url": url_for(item.endpoint),
                 "current": request.endpoint == item.endpoint,
             }
@@ -48,6 +52,6 @@ def nav_for(actor: Actor | None) -> list[dict]:
     return links
 
 
-add_nav_item("Queue", "agent.queue", order=10)
-add_nav_item("Search", "agent.search", order=20)
-add_nav_item("New ticket", "agent.new_ticket", order=30)
+add_nav_item(_l("Queue"), "agent.queue", order=10)
+add_nav_item(_l("Search"), "agent.search", order=20)
+add_nav_item(_l("New ticket"), "agent.new_ticket", order=30)

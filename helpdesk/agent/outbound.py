@@ -3,6 +3,7 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
@@ -48,13 +49,19 @@ def resend_reply(number: int, message_id: int):
     ticket = get_ticket(actor, number)
     message = db.session.get(Message, message_id)
     if message is None or message.ticket_id != ticket.id:
-        raise NotFound("There is no such reply on this ticket.")
+        raise NotFound(_("There is no such reply on this ticket."))
     try:
         count = resend_message(message, actor)
     except DomainError as exc:
         return render_ticket(ticket, refuse(exc))
     db.session.commit()
-    flash(_("The reply is being sent again (%(n)s mail).", n=count), "success")
+    # "mail" in English whatever the count; other languages say it their way.
+    again = ngettext(
+        "The reply is being sent again (%(num)s mail).",
+        "The reply is being sent again (%(num)s mail).",
+        count,
+    )
+    flash(again, "success")
     return redirect(url_for("agent.ticket", number=number, _anchor=f"m{message_id}"))
 
 
@@ -76,7 +83,7 @@ def resend_outgoing(mail_id: int):
     actor = current_actor()
     row = db.session.get(SentMail, mail_id)
     if row is None or row.ticket is None:
-        raise NotFound("There is no such mail.")
+        raise NotFound(_("There is no such mail."))
     get_ticket(actor, row.ticket.number)  # NotFound when the agent may not see the ticket
     try:
         delivery.resend_mail(actor, row)
@@ -113,5 +120,5 @@ def _render_preferences(form: PreferencesForm) -> str:
     return render_template("agent/preferences.html", form=form, labels=NOTIFICATION_LABELS)
 
 
-add_nav_item("Outgoing mail", "agent.outgoing_mail", order=80)
-add_nav_item("My notifications", "agent.preferences", order=90)
+add_nav_item(_l("Outgoing mail"), "agent.outgoing_mail", order=80)
+add_nav_item(_l("My notifications"), "agent.preferences", order=90)

@@ -1,6 +1,7 @@
 """Who else has this ticket open: agent.js reports in every few seconds and shows the answer."""
 
 from flask import jsonify, request
+from flask_babel import gettext as _
 
 from helpdesk.accounts.auth import current_actor
 from helpdesk.agent import bp
@@ -24,9 +25,17 @@ def report_presence(number: int):
     return jsonify(
         {
             "others": [
-                {"name": p.name, "state": p.state} for p in presence.others_present(ticket, actor)
+                {"name": p.name, "state": p.state, "text": describe(p)}
+                for p in presence.others_present(ticket, actor)
             ],
             "last_message_id": collisions.last_message_id(ticket),
             "version": ticket.version,
         }
     )
+
+
+def describe(present) -> str:
+    """What the page says about another agent on the ticket, in this agent's language."""
+    if present.state == presence.COMPOSING:
+        return _("%(name)s is writing a reply", name=present.name)
+    return _("%(name)s is viewing this ticket", name=present.name)

@@ -1,6 +1,8 @@
 """The queue: built-in and saved views with live counts, filters, keyset pages, bulk actions."""
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -11,6 +13,7 @@ from helpdesk.agent.forms import BulkForm, SaveViewForm, as_choices
 from helpdesk.contacts.models import Organization
 from helpdesk.errors import DomainError, ValidationError
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.tickets import bulk, queries, saved_views
 from helpdesk.tickets.models import Ticket
 
@@ -20,6 +23,36 @@ _SHOWN = (
     selectinload(Ticket.team),
     selectinload(Ticket.tags),
 )
+
+
+# The built-in views' and the sorts' titles (helpdesk.tickets.queries names them in English).
+_VIEW_TITLES = {
+    "open": N_("Open tickets"),
+    "unassigned": N_("Unassigned"),
+    "mine": N_("Mine"),
+    "team": N_("My teams"),
+    "pending": N_("Pending"),
+    "resolved": N_("Recently resolved"),
+}
+_SORT_TITLES = {
+    "updated": N_("Last update"),
+    "waiting": N_("Longest waiting"),
+    "created": N_("Newest"),
+    "priority": N_("Priority"),
+}
+
+
+def view_title(view: queries.View) -> str:
+    """A built-in view's title in the agent's language (a new view shows its own)."""
+    msgid = _VIEW_TITLES.get(view.key)
+    return _(msgid) if msgid == view.title else view.title  # a changed title: as it is
+
+
+def sort_title(sort: queries.Sort) -> str:
+    msgid = _SORT_TITLES.get(sort.name)
+    return _(msgid) if msgid == sort.title else sort.title
+
+
 _BULK_FIELD = {
     "assign": "assignee",
     "team": "team",
@@ -43,11 +76,11 @@ def _chosen_view(actor, args):
     if builtin is None and explicit.is_empty:
         builtin = queries.DEFAULT_VIEW
     if builtin is not None:
-        return builtin.filter.merged(explicit), builtin.sort, builtin.title, builtin.key
+        return builtin.filter.merged(explicit), builtin.sort, view_title(builtin), builtin.key
     same = next((v for v in queries.BUILTIN_VIEWS if v.filter == explicit), None)
     if same is not None:
-        return explicit, same.sort, same.title, same.key
-    return explicit, "updated", "Filtered tickets", None
+        return explicit, same.sort, view_title(same), same.key
+    return explicit, "updated", _("Filtered tickets"), None
 
 
 def _page_args(args) -> dict:
@@ -66,7 +99,7 @@ def queue():
         f, sort_name, title, current = (
             queries.DEFAULT_VIEW.filter,
             "updated",
-            queries.DEFAULT_VIEW.title,
+            view_title(queries.DEFAULT_VIEW),
             queries.DEFAULT_VIEW.key,
         )
     sort_name = request.args.get("sort") or sort_name
@@ -114,6 +147,8 @@ def queue():
         statuses=[s for s in queries.Status],
         priorities=[p for p in queries.Priority],
         channels=[c for c in queries.Channel],
+        view_title=view_title,
+        sort_title=sort_title,
     ), status
 
 
@@ -135,15 +170,27 @@ def bulk_action():
         return redirect(back)
     db.session.commit()
     if result.done:
-        flash(f"Done for {len(result.done)} ticket(s): " + _numbers(result.done) + ".", "info")
+        # "ticket(s)" in English whatever the number; other languages say it their way.
+        done = ngettext(
+            "Done for %(num)s ticket(s): %(numbers)s.",
+            "Done for %(num)s ticket(s): %(numbers)s.",
+            len(result.done),
+            numbers=_numbers(result.done),
+        )
+        flash(done, "info")
     for number, why in result.failed:
-        flash(f"#{number}: {why}", "error")
+        flash(_("#%(number)s: %(reason)s", number=number, reason=why), "error")
     return redirect(back)
 
 
 def _numbers(numbers: list[int]) -> str:
     shown = ", ".join(f"#{n}" for n in numbers[:10])
-    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+    if len(numbers) <= 10:
+        return shown
+    more = len(numbers) - 10
+    return ngettext(
+        "%(numbers)s and %(num)s more", "%(numbers)s and %(num)s more", more, numbers=shown
+    )
 
 
 @bp.post("/views")
@@ -166,7 +213,7 @@ def save_view():
         refuse(exc)
         return redirect(url_for("agent.queue"))
     db.session.commit()
-    flash(f"Saved the view “{view.name}”.", "info")
+    flash(_("Saved the view “%(name)s”.", name=view.name), "info")
     return redirect(url_for("agent.queue", saved=view.id))
 
 
@@ -178,5 +225,5 @@ def delete_view(view_id: int):
         refuse(exc)
         return redirect(url_for("agent.queue"))
     db.session.commit()
-    flash("The view was deleted.", "info")
+    flash(_("The view was deleted."), "info")
     return redirect(url_for("agent.queue"))

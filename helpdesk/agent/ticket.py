@@ -1,6 +1,8 @@
 """One ticket: its page, replies and internal notes, and new tickets for customers."""
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from helpdesk.accounts.auth import current_actor
@@ -129,14 +131,16 @@ def reply(number: int):
     if request.form.get("insert_canned"):  # without JavaScript: the server fills it in
         return _insert_canned(actor, ticket, form)
     if not form.validate_on_submit() or not (form.body.data or "").strip():
-        flash("Write the reply first.", "error")
+        flash(_("Write the reply first."), "error")
         form_errors(form)
         return render_ticket(ticket, 400, reply_form=form)
     crossed = collisions.replies_since(ticket, actor, form.last_seen.data)
     if crossed and not form.confirm.data:
         flash(
-            "Someone else replied since you opened this ticket. Read it below, then send"
-            " yours anyway or change it.",
+            _(
+                "Someone else replied since you opened this ticket. Read it below, then send"
+                " yours anyway or change it."
+            ),
             "warning",
         )
         return render_ticket(ticket, 409, reply_form=form, crossed=crossed)
@@ -155,7 +159,7 @@ def reply(number: int):
         return render_ticket(get_ticket(actor, number), refuse(exc), reply_form=form)
     presence.record_presence(ticket, actor, presence.VIEWING)
     db.session.commit()
-    flash("Reply sent.", "info")
+    flash(_("Reply sent."), "info")
     return redirect(url_for("agent.ticket", number=ticket.number, _anchor=f"m{message.id}"))
 
 
@@ -163,7 +167,7 @@ def _insert_canned(actor, ticket: Ticket, form: ReplyForm):
     try:
         text = canned.fill_in(canned.get_canned(actor, int(form.canned.data or 0)), ticket, actor)
     except (DomainError, ValueError):
-        flash("Choose a canned response first.", "error")
+        flash(_("Choose a canned response first."), "error")
         return render_ticket(ticket, 400, reply_form=form)
     current = (form.body.data or "").rstrip()
     form.body.data = f"{current}\n\n{text}" if current else text
@@ -195,11 +199,20 @@ def note(number: int):
         return render_ticket(get_ticket(actor, number), refuse(exc), note_form=form)
     db.session.commit()
     told = ", ".join(u.name for u in result.mentioned)
-    flash(f"Note added; {told} will be told." if told else "Note added.", "info")
-    if result.unreachable:
-        flash(
-            f"Not told (they cannot see this ticket): {', '.join(result.unreachable)}.", "warning"
+    if told:
+        # The same in English for one name or more; other languages may differ.
+        added = ngettext(
+            "Note added; %(names)s will be told.",
+            "Note added; %(names)s will be told.",
+            len(result.mentioned),
+            names=told,
         )
+        flash(added, "info")
+    else:
+        flash(_("Note added."), "info")
+    if result.unreachable:
+        names = ", ".join(result.unreachable)
+        flash(_("Not told (they cannot see this ticket): %(names)s.", names=names), "warning")
     anchor = f"m{result.message.id}"
     return redirect(url_for("agent.ticket", number=ticket.number, _anchor=anchor))
 
@@ -230,7 +243,14 @@ def new_ticket():
             status = refuse(exc)
         else:
             db.session.commit()
-            flash(f"Ticket #{ticket.number} created for {requester.name}.", "info")
+            flash(
+                _(
+                    "Ticket #%(number)s created for %(name)s.",
+                    number=ticket.number,
+                    name=requester.name,
+                ),
+                "info",
+            )
             return redirect(url_for("agent.ticket", number=ticket.number))
     elif request.method == "POST":
         form_errors(form)
@@ -255,5 +275,5 @@ def _team(value: str) -> Team | None:
         return None
     team = db.session.get(Team, int(value)) if value.isdigit() else None
     if team is None:
-        raise ValidationError("Choose a team from the list.", {"team": "Unknown."})
+        raise ValidationError(_("Choose a team from the list."), {"team": _("Unknown.")})
     return team

@@ -4,6 +4,7 @@ import json
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from helpdesk.accounts.auth import current_actor
@@ -70,7 +71,13 @@ def create_connection():
     except DomainError as exc:
         return _page(form, status=refuse(exc))
     db.session.commit()
-    flash(f"Connection {connection.name} added. Test it to check the credentials.", "info")
+    flash(
+        _(
+            "Connection %(name)s added. Test it to check the credentials.",
+            name=connection.name,
+        ),
+        "info",
+    )
     return redirect(url_for("crm.connections"), 303)
 
 
@@ -92,7 +99,7 @@ def edit_connection(connection_id: int):
     except DomainError as exc:
         return _page(form, connection, refuse(exc))
     db.session.commit()
-    flash(f"Connection {connection.name} saved.", "info")
+    flash(_("Connection %(name)s saved.", name=connection.name), "info")
     return redirect(url_for("crm.connections"), 303)
 
 
@@ -107,7 +114,10 @@ def check_connection(connection_id: int):
         flash(f"{connection.name}: {exc.message}", "error")
     else:
         db.session.commit()
-        flash(f"{connection.name} works: {description}.", "info")
+        flash(
+            _("%(name)s works: %(description)s.", name=connection.name, description=description),
+            "info",
+        )
     return redirect(url_for("crm.connections"), 303)
 
 
@@ -117,7 +127,7 @@ def delete_connection(connection_id: int):
     connection = db.get_or_404(CrmConnection, connection_id)
     setup.delete_connection(actor, connection)
     db.session.commit()
-    flash(f"Connection {connection.name} deleted, with its links.", "info")
+    flash(_("Connection %(name)s deleted, with its links.", name=connection.name), "info")
     return redirect(url_for("crm.connections"), 303)
 
 

@@ -1,5 +1,6 @@
 """Console forms for the client records and CRM connections."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -22,45 +23,53 @@ def lines(text: str | None) -> list[str]:
 
 
 class OrganizationForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
-    domains = TextAreaField("Mail domains (one per line)", validators=[Length(max=5000)])
-    tax_id = StringField("Tax id", validators=[Optional(), Length(max=40)])
-    phones = TextAreaField("Phones (one per line, +country code)", validators=[Length(max=1000)])
-    notes = TextAreaField("Notes", validators=[Length(max=20000)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=NAME_MAX)])
+    domains = TextAreaField(_l("Mail domains (one per line)"), validators=[Length(max=5000)])
+    tax_id = StringField(_l("Tax id"), validators=[Optional(), Length(max=40)])
+    phones = TextAreaField(
+        _l("Phones (one per line, +country code)"), validators=[Length(max=1000)]
+    )
+    notes = TextAreaField(_l("Notes"), validators=[Length(max=20000)])
 
 
 class ContactForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=NAME_MAX)])
     emails = TextAreaField(
-        "E-mail addresses (one per line)", validators=[DataRequired(), Length(max=3000)]
+        _l("E-mail addresses (one per line)"), validators=[DataRequired(), Length(max=3000)]
     )
-    phones = TextAreaField("Phones (one per line, +country code)", validators=[Length(max=1000)])
-    organization = SelectField("Organization", choices=[], validate_choice=False)
+    phones = TextAreaField(
+        _l("Phones (one per line, +country code)"), validators=[Length(max=1000)]
+    )
+    organization = SelectField(_l("Organization"), choices=[], validate_choice=False)
 
 
 class ConnectionForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=50)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=50)])
     kind = SelectField(
-        "CRM",
+        _l("CRM"),
         choices=[SelectChoice("hubspot", "HubSpot"), SelectChoice("bitrix24", "Bitrix24")],
         default="hubspot",
     )
-    base_url = StringField("API address (HubSpot only)", validators=[Optional(), Length(max=500)])
+    base_url = StringField(
+        _l("API address (HubSpot only)"), validators=[Optional(), Length(max=500)]
+    )
     secret = PasswordField(
-        "Private app token (HubSpot) or incoming webhook URL (Bitrix24)",
+        _l("Private app token (HubSpot) or incoming webhook URL (Bitrix24)"),
         validators=[Optional(), Length(max=2000)],
     )
     webhook_secret = PasswordField(
-        "Secret for incoming webhooks (HubSpot client secret, Bitrix24 application token)",
+        _l("Secret for incoming webhooks (HubSpot client secret, Bitrix24 application token)"),
         validators=[Optional(), Length(max=500)],
     )
     snapshot_ttl = IntegerField(
-        "Refresh shown data older than (minutes)",
+        _l("Refresh shown data older than (minutes)"),
         default=60,
         validators=[NumberRange(min=1, max=7 * 24 * 60)],
     )
-    active = BooleanField("Active", default=True)
+    active = BooleanField(_l("Active"), default=True)
 
 
 class LinkForm(FlaskForm):
-    external_id = StringField("Record id in the CRM", validators=[DataRequired(), Length(max=200)])
+    external_id = StringField(
+        _l("Record id in the CRM"), validators=[DataRequired(), Length(max=200)]
+    )

@@ -1,6 +1,7 @@
 """The client panel's actions: confirm, change or remove a requester's CRM link."""
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
 
 from helpdesk.accounts.auth import current_actor
 from helpdesk.agent.common import refuse
@@ -31,7 +32,7 @@ def confirm_link(link_id: int):
         services.confirm_link(current_actor(), link)
     except DomainError as exc:
         return _refused(exc)
-    return _done("Link confirmed; the automatic matching will leave it alone.")
+    return _done(_("Link confirmed; the automatic matching will leave it alone."))
 
 
 @bp.post("/links/<int:link_id>/change")
@@ -41,7 +42,7 @@ def change_link(link_id: int):
         services.set_link(current_actor(), link, request.form.get("external_id", ""))
     except DomainError as exc:
         return _refused(exc)
-    return _done("Linked; its details are being fetched from the CRM.")
+    return _done(_("Linked; its details are being fetched from the CRM."))
 
 
 @bp.post("/links/<int:link_id>/unlink")
@@ -51,7 +52,7 @@ def unlink(link_id: int):
         services.unlink(current_actor(), link)
     except DomainError as exc:
         return _refused(exc)
-    return _done("Link removed; it will not be matched again automatically.")
+    return _done(_("Link removed; it will not be matched again automatically."))
 
 
 @bp.post("/connections/<int:connection_id>/contacts/<int:contact_id>/link")
@@ -64,4 +65,4 @@ def link_contact(connection_id: int, contact_id: int):
         )
     except DomainError as exc:
         return _refused(exc)
-    return _done("Linked; its details are being fetched from the CRM.")
+    return _done(_("Linked; its details are being fetched from the CRM."))

@@ -8,6 +8,9 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,13 +25,19 @@ from helpdesk.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 RULE_LABELS = {
-    "email": "same e-mail address",
-    "phone": "same phone number",
-    "contact_company": "the contact's company in the CRM",
-    "domain": "same mail domain",
-    "tax_id": "same tax id",
-    "agent": "chosen by an agent",
+    "email": _l("same e-mail address"),
+    "phone": _l("same phone number"),
+    "contact_company": _l("the contact's company in the CRM"),
+    "domain": _l("same mail domain"),
+    "tax_id": _l("same tax id"),
+    "agent": _l("chosen by an agent"),
 }
+
+
+def _rule_label(rule: str | None) -> str | None:
+    """The rule's label as plain text (a lazy string would reach the page unescaped)."""
+    label = RULE_LABELS.get(rule) if rule else None
+    return str(label) if label is not None else None
 
 
 @dataclass
@@ -50,24 +59,23 @@ class PanelEntry:
             return None
         minutes = int(self.age.total_seconds() // 60)
         if minutes < 1:
-            return "just now"
+            return _("just now")
         if minutes < 60:
-            return f"{minutes} min ago"
+            return _("%(num)s min ago", num=minutes)
         if minutes < 48 * 60:
-            return f"{minutes // 60} h ago"
-        return f"{minutes // (24 * 60)} days ago"
+            return _("%(num)s h ago", num=minutes // 60)
+        days = minutes // (24 * 60)
+        return ngettext("%(num)s day ago", "%(num)s days ago", days)
 
     @property
     def reason(self) -> str | None:
-        rule = self.link.match_rule if self.link else None
-        return RULE_LABELS.get(rule) if rule else None
+        return _rule_label(self.link.match_rule if self.link else None)
 
     @property
     def company_reason(self) -> str | None:
         if self.org_link is not None and self.org_link.match_rule:
-            return RULE_LABELS.get(self.org_link.match_rule)
-        rule = ((self.link.snapshot or {}) if self.link else {}).get("company_rule")
-        return RULE_LABELS.get(rule) if rule else None
+            return _rule_label(self.org_link.match_rule)
+        return _rule_label(((self.link.snapshot or {}) if self.link else {}).get("company_rule"))
 
 
 def _links(connection_id: int, contact: Contact, org: Organization | None):

@@ -2,6 +2,8 @@
 CRM, the client panel's link actions, and (admins) the CRM connections."""
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
@@ -99,7 +101,7 @@ def _save_organization(org: Organization | None):
         status = refuse(exc)  # flashes the reason before the page is drawn
         return render_template("crm/organization.html", form=form, org=org), status
     db.session.commit()
-    flash(f"{saved.name} saved.", "info")
+    flash(_("%(name)s saved.", name=saved.name), "info")
     return redirect(url_for("crm.organization", org_id=saved.id))
 
 
@@ -169,7 +171,7 @@ def _save_contact(contact: Contact | None):
         status = refuse(exc)
         return render_template("crm/contact.html", form=form, contact=contact), status
     db.session.commit()
-    flash(f"{saved.name} saved.", "info")
+    flash(_("%(name)s saved.", name=saved.name), "info")
     return redirect(url_for("crm.contact", contact_id=saved.id))
 
 
@@ -197,5 +199,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(RULE_LABELS, "crm_rule_labels")
 
 
-add_nav_item("Clients", "crm.organizations", order=40)
-add_nav_item("CRM", "crm.connections", admin_only=True, order=90)
+add_nav_item(_l("Clients"), "crm.organizations", order=40)
+add_nav_item(_l("CRM"), "crm.connections", admin_only=True, order=90)

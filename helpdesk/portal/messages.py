@@ -10,17 +10,7 @@ import re
 from flask_babel import gettext, ngettext
 
 from helpdesk.errors import DomainError
-
-
-def N_(msgid: str) -> str:
-    """Mark a string for the catalog; it is translated when shown (gettext)."""
-    return msgid
-
-
-def NN_(singular: str, plural: str) -> tuple[str, str]:
-    """Mark a singular/plural pair for the catalog; `num` in the match picks the form."""
-    return singular, plural
-
+from helpdesk.i18n import N_, NN_
 
 _FIXED = {
     "Required.": N_("Required."),

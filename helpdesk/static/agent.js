@@ -106,7 +106,8 @@
     document.addEventListener("change", function (event) {
       if (!event.target.matches('input[name="ticket"]')) return;
       var chosen = document.querySelectorAll('input[name="ticket"]:checked').length;
-      counter.textContent = chosen ? "(" + chosen + " selected)" : "";
+      var format = counter.getAttribute("data-format") || "({n} selected)";
+      counter.textContent = chosen ? format.replace("{n}", chosen) : "";
       if (chosen) bulk.open = true;
     });
   }
@@ -157,16 +158,16 @@
     data.others.forEach(function (p) {
       var span = document.createElement("span");
       span.className = "who-" + p.state;
-      span.textContent = p.name + (p.state === "composing" ? " is writing a reply" : " is viewing this ticket");
+      span.textContent = p.text;  // in this agent's language
       presence.appendChild(span);
     });
     if (data.last_message_id > lastSeen) {
       var fresh = document.createElement("span");
       fresh.className = "who-composing";
-      fresh.appendChild(document.createTextNode("New activity on this ticket — "));
+      fresh.appendChild(document.createTextNode(presence.getAttribute("data-activity") + " — "));
       var reload = document.createElement("a");
       reload.href = location.pathname;
-      reload.textContent = "reload to see it";
+      reload.textContent = presence.getAttribute("data-reload");
       fresh.appendChild(reload);
       presence.appendChild(fresh);
     }

@@ -44,8 +44,12 @@ def test_presence_shows_who_else_is_viewing_and_who_is_writing(alice_client, sam
 
     poll(sam_client, ticket, "composing")
 
-    assert poll(alice_client, ticket)["others"] == [{"name": "Sam Support", "state": "composing"}]
-    assert poll(sam_client, ticket)["others"] == [{"name": "Alice Agent", "state": "viewing"}]
+    assert poll(alice_client, ticket)["others"] == [
+        {"name": "Sam Support", "state": "composing", "text": "Sam Support is writing a reply"}
+    ]
+    assert poll(sam_client, ticket)["others"] == [
+        {"name": "Alice Agent", "state": "viewing", "text": "Alice Agent is viewing this ticket"}
+    ]
 
 
 def test_opening_the_ticket_page_counts_as_viewing_it(alice_client, sam_client, ticket):

@@ -3,6 +3,8 @@
 import functools
 
 from flask import current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
@@ -44,12 +46,14 @@ def _schema_label(schema: dict) -> Markup:
     if "anyOf" in schema:
         return Markup(" | ").join(_schema_label(option) for option in schema["anyOf"])
     if "enum" in schema:
-        return Markup("one of: ") + ", ".join(str(v) for v in schema["enum"])
+        values = ", ".join(str(v) for v in schema["enum"])
+        return Markup.escape(_("one of: %(values)s")) % {"values": values}
     if "const" in schema:
         return Markup("{}").format(schema["const"])
     kind = schema.get("type", "any")
     if kind == "array":
-        return Markup("array of ") + _schema_label(schema.get("items", {}))
+        item = _schema_label(schema.get("items", {}))
+        return Markup.escape(_("array of %(type)s")) % {"type": item}
     if kind == "object" and "additionalProperties" in schema:
         return Markup("object")
     if "format" in schema:
@@ -57,20 +61,24 @@ def _schema_label(schema: dict) -> Markup:
     return Markup("{}").format(kind)
 
 
+# How the reference page words a schema's limits (the value fills %(value)s).
+LIMIT_WORDS = (
+    ("minLength", _l("min length %(value)s")),
+    ("maxLength", _l("max length %(value)s")),
+    ("minimum", _l("min %(value)s")),
+    ("maximum", _l("max %(value)s")),
+    ("minItems", _l("min items %(value)s")),
+    ("maxItems", _l("max items %(value)s")),
+    ("pattern", _l("pattern %(value)s")),
+    ("default", _l("default %(value)s")),
+)
+
+
 def _limits(schema: dict) -> str:
     words = []
-    for key, text in (
-        ("minLength", "min length"),
-        ("maxLength", "max length"),
-        ("minimum", "min"),
-        ("maximum", "max"),
-        ("minItems", "min items"),
-        ("maxItems", "max items"),
-        ("pattern", "pattern"),
-        ("default", "default"),
-    ):
+    for key, text in LIMIT_WORDS:
         if key in schema and schema[key] is not None:
-            words.append(f"{text} {schema[key]}")
+            words.append(str(text) % {"value": schema[key]})
     return ", ".join(words)
 
 
