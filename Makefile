@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
-.PHONY: run test test-sqlite test-postgres lint venv services bench clean
+.PHONY: run test test-sqlite test-postgres lint venv services bench clean messages
 
 $(BIN)/python:
 	@scripts/ensure-venv.sh $(PYTHON) $(VENV)
@@ -44,6 +44,10 @@ test-sqlite: $(VENV)/.dev-deps
 
 test-postgres: $(VENV)/.dev-deps
 	HELPDESK_TEST_DB=postgres $(BIN)/python -m pytest -m "not browser" $(ARGS)
+
+# Refresh the translation catalogs after changing marked strings (see scripts/messages.py).
+messages: $(VENV)/.dev-deps
+	$(BIN)/python scripts/messages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -51,7 +51,8 @@ def record(
     return event
 
 
-def require_admin(actor: Actor, what: str) -> None:
-    """Raise PermissionDenied unless the actor is an administrator, saying what was refused."""
+def require_admin(actor: Actor, refusal: str) -> None:
+    """Raise PermissionDenied with `refusal` (a whole sentence, a catalog entry) unless the
+    actor is an administrator."""
     if not actor.is_admin:
-        raise PermissionDenied(f"Only administrators {what}.")
+        raise PermissionDenied(refusal)

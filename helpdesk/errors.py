@@ -1,4 +1,17 @@
-"""Domain errors. Services raise these; views and the API turn them into answers."""
+"""Domain errors. Services raise these; views and the API turn them into answers.
+
+A message is an English sentence whose variable parts are named placeholders, filled from
+keyword arguments, so that the sentence itself is a catalog entry:
+
+    raise Conflict("A team named %(name)s exists already.", name=repr(name))
+
+`message` is the English text (the API, the logs and the commands show it); `translated()` is
+the same sentence in the request's language (the console and the portal show it). The error
+classes are extraction keywords (helpdesk.i18n.CATALOG_KEYWORDS): the first argument must be a
+literal string for its translation to be found; a literal % is written %% when values are
+given."""
+
+from flask_babel import gettext
 
 
 class DomainError(Exception):
@@ -6,10 +19,19 @@ class DomainError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, fields: dict[str, str] | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, fields: dict[str, str] | None = None, **values):
+        self.template = message
+        self.values = values
+        self.message = message % values if values else message
+        super().__init__(self.message)
         self.fields = fields or {}
+
+    def translated(self) -> str:
+        """The message in the request's language; the English one when there is no translation."""
+        try:
+            return gettext(self.template, **self.values)
+        except (KeyError, ValueError, TypeError):  # a translation whose placeholders broke
+            return self.message
 
 
 class ValidationError(DomainError):
@@ -47,6 +69,6 @@ class RateLimited(DomainError):
 
     code = "rate_limited"
 
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: int, **values):
+        super().__init__(message, **values)
         self.retry_after = retry_after

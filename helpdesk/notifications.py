@@ -75,7 +75,9 @@ def _flag(value) -> bool:
 def _separator(value) -> str:
     if value not in SEPARATORS:
         raise ValidationError(
-            f"The separator is one of {' '.join(SEPARATORS)}.", {"value": "Unknown."}
+            "The separator is one of %(separators)s.",
+            {"value": "Unknown."},
+            separators=" ".join(SEPARATORS),
         )
     return value
 
@@ -153,7 +155,9 @@ def set_agent_notification(actor: Actor, user: User, event: str, enabled: bool) 
     if not user.is_staff:
         raise ValidationError("Only agents get these notifications.", {"user": "Not an agent."})
     if event not in AGENT_EVENTS:
-        raise ValidationError(f"There is no notification “{event}”.", {"event": "Unknown."})
+        raise ValidationError(
+            "There is no notification “%(event)s”.", {"event": "Unknown."}, event=event
+        )
     row = db.session.get(AgentNotificationOptOut, (user.id, event))
     if enabled and row is not None:
         db.session.delete(row)

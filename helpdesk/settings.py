@@ -45,7 +45,9 @@ def _days(value: Any) -> int:
 def _policy(value: Any) -> str:
     if value not in SIGNUP_POLICIES:
         raise ValidationError(
-            f"The sign-up policy is one of {', '.join(SIGNUP_POLICIES)}.", {"value": "Unknown."}
+            "The sign-up policy is one of %(choices)s.",
+            {"value": "Unknown."},
+            choices=", ".join(SIGNUP_POLICIES),
         )
     return value
 
@@ -58,7 +60,9 @@ def _flag(value: Any) -> bool:
 
 def _timezone(value: Any) -> str:
     if value not in pytz.all_timezones_set:
-        raise ValidationError(f"“{value}” is not a time zone.", {"value": "Unknown zone."})
+        raise ValidationError(
+            "“%(zone)s” is not a time zone.", {"value": "Unknown zone."}, zone=value
+        )
     return value
 
 
@@ -66,8 +70,9 @@ def _business_name(value: Any) -> str:
     name = " ".join(value.split()) if isinstance(value, str) else ""
     if not name or len(name) > BUSINESS_NAME_MAX:
         raise ValidationError(
-            f"Give the business a name of 1 to {BUSINESS_NAME_MAX} characters.",
+            "Give the business a name of 1 to %(max)s characters.",
             {"value": f"1 to {BUSINESS_NAME_MAX} characters."},
+            max=BUSINESS_NAME_MAX,
         )
     return name
 
@@ -88,9 +93,10 @@ def _categories(value: Any) -> list[dict]:
             or not isinstance(team, str | None)
         ):
             raise ValidationError(
-                f"Each category needs a unique name (at most {CATEGORY_NAME_MAX} characters)"
+                "Each category needs a unique name (at most %(max)s characters)"
                 " and may name a team.",
                 {"value": "Invalid category."},
+                max=CATEGORY_NAME_MAX,
             )
         seen.add(name)
         cleaned.append({"name": name, "team": team or None})
@@ -106,7 +112,9 @@ def _check_teams(names: set[str]) -> None:
     known = set(db.session.execute(select(Team.name).where(Team.name.in_(names))).scalars())
     missing = sorted(names - known)
     if missing:
-        raise ValidationError(f"There is no team named “{missing[0]}”.", {"value": "No team."})
+        raise ValidationError(
+            "There is no team named “%(name)s”.", {"value": "No team."}, name=missing[0]
+        )
 
 
 @dataclass(frozen=True)
@@ -205,7 +213,7 @@ def is_overridden(name: str) -> bool:
 
 def change_setting(actor, name: str, value: Any) -> Any:
     """Store a checked value and log it (admins). Raises PermissionDenied, ValidationError."""
-    audit.require_admin(actor, "change the business settings")
+    audit.require_admin(actor, "Only administrators change the business settings.")
     old = get_setting(name)
     new = set_setting(name, value)
     if new != old:
@@ -216,7 +224,7 @@ def change_setting(actor, name: str, value: Any) -> Any:
 
 def restore_setting(actor, name: str) -> Any:
     """Go back to the configured default and log it (admins); returns the default."""
-    audit.require_admin(actor, "change the business settings")
+    audit.require_admin(actor, "Only administrators change the business settings.")
     if not is_overridden(name):
         return get_setting(name)
     old = get_setting(name)
@@ -258,7 +266,7 @@ def change_log(actor, *, action_prefix: str = "", after: str | None = None, limi
 
     from helpdesk.tickets.models import AuditEvent
 
-    audit.require_admin(actor, "read the change log")
+    audit.require_admin(actor, "Only administrators read the change log.")
     stmt = select(AuditEvent).where(AuditEvent.ticket_id.is_(None))
     prefix = action_prefix.strip()[:50]
     if prefix:

@@ -36,8 +36,10 @@ def clean_subject(value: str | None) -> str:
         raise ValidationError("Please give a subject.", {"subject": "Required."})
     if len(subject) > SUBJECT_MAX:
         raise ValidationError(
-            f"The subject is too long ({len(subject)} characters; at most {SUBJECT_MAX}).",
+            "The subject is too long (%(length)s characters; at most %(max)s).",
             {"subject": f"At most {SUBJECT_MAX} characters."},
+            length=len(subject),
+            max=SUBJECT_MAX,
         )
     return subject
 
@@ -48,8 +50,10 @@ def clean_body(value: str | None, field: str = "body", required: bool = True) ->
         raise ValidationError("Please write a message.", {field: "Required."})
     if len(body) > BODY_MAX:
         raise ValidationError(
-            f"The message is too long ({len(body):,} characters; at most {BODY_MAX:,}).",
+            "The message is too long (%(length)s characters; at most %(max)s).",
             {field: f"At most {BODY_MAX:,} characters."},
+            length=f"{len(body):,}",
+            max=f"{BODY_MAX:,}",
         )
     return body
 
@@ -60,8 +64,9 @@ def clean_name(value: str | None, field: str = "name") -> str:
         raise ValidationError("Please give a name.", {field: "Required."})
     if len(name) > NAME_MAX:
         raise ValidationError(
-            f"The name is too long (at most {NAME_MAX} characters).",
+            "The name is too long (at most %(max)s characters).",
             {field: f"At most {NAME_MAX} characters."},
+            max=NAME_MAX,
         )
     return name
 
@@ -77,7 +82,7 @@ def clean_email(value: str | None, field: str = "email") -> str:
         checked = validate_email(raw, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise ValidationError(
-            f"“{raw}” is not a valid e-mail address.", {field: str(exc)}
+            "“%(address)s” is not a valid e-mail address.", {field: str(exc)}, address=raw
         ) from None
     return checked.normalized.lower()
 
@@ -86,7 +91,7 @@ def clean_domain(raw: str | None, field: str = "domains") -> str:
     """A mail domain, lower-cased, without a leading @."""
     domain = (raw or "").strip().lower().lstrip("@")
     if not domain or "." not in domain or len(domain) > 253 or any(c.isspace() for c in domain):
-        raise ValidationError(f"“{raw}” is not a mail domain.", {field: "Invalid."})
+        raise ValidationError("“%(domain)s” is not a mail domain.", {field: "Invalid."}, domain=raw)
     return domain
 
 
@@ -94,8 +99,9 @@ def clean_password(value: str | None, field: str = "password") -> str:
     password = value or ""
     if len(password) < PASSWORD_MIN:
         raise ValidationError(
-            f"The password must have at least {PASSWORD_MIN} characters.",
+            "The password must have at least %(min)s characters.",
             {field: f"At least {PASSWORD_MIN} characters."},
+            min=PASSWORD_MIN,
         )
     if len(password) > PASSWORD_MAX:
         raise ValidationError("The password is too long.", {field: "Too long."})
@@ -110,14 +116,16 @@ def clean_tags(values: list[str]) -> list[str]:
             continue
         if len(tag) > TAG_MAX or not _TAG.match(tag):
             raise ValidationError(
-                f"“{tag[:60]}” is not a valid tag (letters, digits, - . _; at most {TAG_MAX}).",
+                "“%(tag)s” is not a valid tag (letters, digits, - . _; at most %(max)s).",
                 {"tags": "Invalid tag."},
+                tag=tag[:60],
+                max=TAG_MAX,
             )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > TAGS_PER_TICKET_MAX:
         raise ValidationError(
-            f"At most {TAGS_PER_TICKET_MAX} tags per ticket.", {"tags": "Too many tags."}
+            "At most %(max)s tags per ticket.", {"tags": "Too many tags."}, max=TAGS_PER_TICKET_MAX
         )
     return tags
 
@@ -151,15 +159,19 @@ class Upload:
 def check_uploads(uploads: list[Upload], max_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES) -> None:
     if len(uploads) > ATTACHMENTS_PER_MESSAGE_MAX:
         raise ValidationError(
-            f"Too many files ({len(uploads)}; at most {ATTACHMENTS_PER_MESSAGE_MAX}).",
+            "Too many files (%(count)s; at most %(max)s).",
             {"attachments": f"At most {ATTACHMENTS_PER_MESSAGE_MAX} files."},
+            count=len(uploads),
+            max=ATTACHMENTS_PER_MESSAGE_MAX,
         )
     for upload in uploads:
         if len(upload.data) > max_bytes:
             raise ValidationError(
-                f"“{clean_filename(upload.filename)}” is too large"
-                f" ({len(upload.data) / 1048576:.1f} MB; at most {max_bytes / 1048576:.0f} MB).",
+                "“%(name)s” is too large (%(size)s MB; at most %(max)s MB).",
                 {"attachments": f"At most {max_bytes / 1048576:.0f} MB per file."},
+                name=clean_filename(upload.filename),
+                size=f"{len(upload.data) / 1048576:.1f}",
+                max=f"{max_bytes / 1048576:.0f}",
             )
 
 
@@ -172,7 +184,8 @@ def clean_team_name(value: str | None) -> str:
     name = clean_name(value)
     if len(name) > TEAM_NAME_MAX:
         raise ValidationError(
-            f"The team name is too long (at most {TEAM_NAME_MAX} characters).",
+            "The team name is too long (at most %(max)s characters).",
             {"name": f"At most {TEAM_NAME_MAX} characters."},
+            max=TEAM_NAME_MAX,
         )
     return name

@@ -93,7 +93,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         status = _STATUS.get(type(exc), 400)
-        body, status = _error_page(status, _("Sorry"), exc.message)
+        body, status = _error_page(status, _("Sorry"), exc.translated())
         if isinstance(exc, RateLimited):
             return body, status, {"Retry-After": str(exc.retry_after)}
         return body, status

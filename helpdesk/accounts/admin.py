@@ -28,7 +28,6 @@ from helpdesk.validation import clean_name, clean_team_name
 
 MAIL_STAFF_WELCOME = "mail.staff_welcome"
 STAFF_ROLES = (Role.AGENT, Role.ADMIN)
-LAST_ADMIN = "At least one active administrator must remain."
 
 
 def _require_admin(actor: Actor) -> None:
@@ -50,7 +49,7 @@ def _keeps_an_admin(user: User) -> None:
         .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
     ).scalar_one()
     if not others:
-        raise Conflict(LAST_ADMIN)
+        raise Conflict("At least one active administrator must remain.")
 
 
 def _staff_role(role: str | Role) -> Role:
@@ -84,7 +83,7 @@ def resend_welcome(actor: Actor, user: User) -> None:
     """Mail a new set-password link to a staff member who has not chosen a password yet."""
     _require_admin(actor)
     if not user.is_staff or user.password_hash or not user.active:
-        raise Conflict(f"{user.email} does not wait for a set-password link.")
+        raise Conflict("%(address)s does not wait for a set-password link.", address=user.email)
     outbox.enqueue(MAIL_STAFF_WELCOME, {"user_id": user.id, "inviter": actor.user.name})
     audit.record(actor, "agent.invited", new=user.email)
     db.session.flush()
@@ -153,7 +152,7 @@ def rename_team(actor: Actor, team: Team, name: str) -> None:
         select(Team.id).where(Team.name == new_name, Team.id != team.id)
     ).first()
     if clash:
-        raise Conflict(f"A team named {new_name} exists already.", {"name": "In use."})
+        raise Conflict("A team named %(name)s exists already.", {"name": "In use."}, name=new_name)
     audit.record(actor, "team.renamed", team.name, new_name)
     team.name = new_name
     db.session.flush()
@@ -182,9 +181,18 @@ def delete_team(actor: Actor, team: Team) -> None:
     _require_admin(actor)
     used = team_ticket_count(team)
     if used:
+        if used == 1:
+            raise Conflict(
+                "%(team)s still has %(count)s ticket; move them to another team first"
+                " (closed ones too, to keep their history readable).",
+                team=team.name,
+                count=used,
+            )
         raise Conflict(
-            f"{team.name} still has {used} ticket{'s' if used != 1 else ''}; move them to "
-            "another team first (closed ones too, to keep their history readable)."
+            "%(team)s still has %(count)s tickets; move them to another team first"
+            " (closed ones too, to keep their history readable).",
+            team=team.name,
+            count=used,
         )
     audit.record(actor, "team.deleted", old=f"{team.name} ({_names(team.members)})")
     db.session.delete(team)
@@ -200,7 +208,7 @@ def set_org_manager(actor: Actor, user: User, manager: bool) -> None:
     if user.role != Role.CUSTOMER:
         raise NotFound("No such customer account.")
     if manager and (user.contact is None or user.contact.organization_id is None):
-        raise ValidationError(f"{user.email} belongs to no organization.")
+        raise ValidationError("%(address)s belongs to no organization.", address=user.email)
     if user.org_manager != manager:
         audit.record(actor, "user.org_manager", f"{user.email}: {user.org_manager}", manager)
         user.org_manager = manager

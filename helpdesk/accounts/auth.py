@@ -100,15 +100,13 @@ def login():
             user = authenticate(form.email.data, form.password.data)
         except RateLimited as exc:
             db.session.commit()
-            flash(exc.message, "error")
+            flash(exc.translated(), "error")
             page = render_template("auth/login.html", form=form)
             return page, 429, {"Retry-After": str(exc.retry_after)}
         except ValidationError as exc:
             db.session.commit()  # keep the failed-attempt count
-            flash(
-                _("Wrong e-mail address or password.") if "password" in exc.fields else exc.message,
-                "error",
-            )
+            wrong = "password" in exc.fields
+            flash(_("Wrong e-mail address or password.") if wrong else exc.translated(), "error")
             status = 401
         else:
             db.session.commit()

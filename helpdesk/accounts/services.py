@@ -39,7 +39,11 @@ def create_user(
     """Create a user; a customer gets (or takes over) the contact that owns the address."""
     address = clean_email(email)
     if find_user_by_email(address) is not None:
-        raise Conflict(f"A user with the address {address} exists already.", {"email": "In use."})
+        raise Conflict(
+            "A user with the address %(address)s exists already.",
+            {"email": "In use."},
+            address=address,
+        )
     display = clean_name(name) if name else address.partition("@")[0]
     user = User(
         email=address,
@@ -55,7 +59,9 @@ def create_user(
     if user.role == Role.CUSTOMER:
         contact = find_or_create_contact(address, display)
         if contact.user is not None:
-            raise Conflict(f"{address} belongs to another account.", {"email": "In use."})
+            raise Conflict(
+                "%(address)s belongs to another account.", {"email": "In use."}, address=address
+            )
         if organization is not None:
             contact.organization = organization
         for entry in contact.emails:
@@ -72,7 +78,9 @@ def claim_address(user: User, email: str) -> None:
     address = clean_email(email)
     contact = find_contact_by_email(address)
     if contact is not None and contact.user is not None and contact.user.id != user.id:
-        raise Conflict(f"{address} belongs to another account.", {"email": "In use."})
+        raise Conflict(
+            "%(address)s belongs to another account.", {"email": "In use."}, address=address
+        )
     if user.contact is None:
         user.contact = contact or find_or_create_contact(address, user.name)
     elif contact is None:
@@ -96,10 +104,19 @@ def authenticate(email: str, password: str) -> User:
         wait = user.failed_login_at + FAILED_LOGIN_WINDOW - now
         if wait.total_seconds() > 0:
             minutes = max(1, round(wait.total_seconds() / 60))
+            retry_after = int(wait.total_seconds()) + 1
+            if minutes == 1:
+                raise RateLimited(
+                    "Too many failed sign-in attempts. Try again in %(minutes)s minute,"
+                    " or reset your password.",
+                    retry_after=retry_after,
+                    minutes=minutes,
+                )
             raise RateLimited(
-                f"Too many failed sign-in attempts. Try again in {minutes} minute"
-                f"{'s' if minutes != 1 else ''}, or reset your password.",
-                retry_after=int(wait.total_seconds()) + 1,
+                "Too many failed sign-in attempts. Try again in %(minutes)s minutes,"
+                " or reset your password.",
+                retry_after=retry_after,
+                minutes=minutes,
             )
         user.failed_logins = 0
     if user is None or not verify_password(user.password_hash, password or ""):
@@ -161,7 +178,7 @@ def revoke_token(user: User, token_id: int) -> None:
 def create_team(name: str, members: list[User] = ()) -> Team:
     team_name = clean_name(name)
     if db.session.execute(select(Team).where(Team.name == team_name)).first():
-        raise Conflict(f"A team named {team_name} exists already.", {"name": "In use."})
+        raise Conflict("A team named %(name)s exists already.", {"name": "In use."}, name=team_name)
     team = Team(name=team_name)
     team.members = list(members)
     db.session.add(team)

@@ -25,7 +25,7 @@ from helpdesk.contacts.models import Organization
 from helpdesk.contacts.services import organization_for_domain
 from helpdesk.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from helpdesk.extensions import db
-from helpdesk.i18n import supported_locale, supported_timezone
+from helpdesk.i18n import N_, supported_locale, supported_timezone
 from helpdesk.settings import get_setting
 from helpdesk.timeutil import utcnow
 from helpdesk.validation import PASSWORD_MAX, clean_email, clean_name, clean_password
@@ -40,7 +40,7 @@ MAIL_INVITATION = "mail.invitation"
 MAIL_RESET = "mail.password_reset"
 MAIL_CHANGE_NOTICE = "mail.password_changed"
 
-INVALID_LINK = "This link is invalid or has expired."
+INVALID_LINK = N_("This link is invalid or has expired.")  # NotFound(INVALID_LINK): marked
 
 
 def lifetimes() -> dict[str, int]:
@@ -128,8 +128,9 @@ def complete_signup(
         check_signup_policy(grant.email)  # the policy may have tightened since the mail left
     if find_user_by_email(grant.email) is not None:
         raise Conflict(
-            f"There is already an account for {grant.email}. Sign in or reset the password.",
+            "There is already an account for %(email)s. Sign in or reset the password.",
             {"email": "Has an account."},
+            email=grant.email,
         )
     organization = (
         db.session.get(Organization, grant.organization_id) if grant.organization_id else None
@@ -176,7 +177,9 @@ def invite(
         raise PermissionDenied("Only agents can invite customers.")
     address = clean_email(email)
     if find_user_by_email(address) is not None:
-        raise Conflict(f"{address} has an account already.", {"email": "Has an account."})
+        raise Conflict(
+            "%(address)s has an account already.", {"email": "Has an account."}, address=address
+        )
     now = utcnow()
     for earlier in pending_invitations(address):
         earlier.revoked_at = now
@@ -298,11 +301,13 @@ def change_password(user: User, current: str, new: str, repeated: str) -> None:
     current = current or ""
     if len(current) > PASSWORD_MAX or not verify_password(user.password_hash, current):
         wrong = "Your current password is not right."
-        raise ValidationError(wrong, {"current_password": wrong})
+        raise ValidationError("Your current password is not right.", {"current_password": wrong})
     password = clean_password(new, field="new_password")
     if password != (repeated or ""):
         differ = "The two new passwords are not the same."
-        raise ValidationError(differ, {"confirm_password": differ})
+        raise ValidationError(
+            "The two new passwords are not the same.", {"confirm_password": differ}
+        )
     set_password(user, password)
     outbox.enqueue(MAIL_CHANGE_NOTICE, {"user_id": user.id, "locale": user.locale})
     db.session.flush()

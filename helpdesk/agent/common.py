@@ -78,7 +78,7 @@ def local_target(target: str | None, fallback: str) -> str:
 def refuse(exc: DomainError) -> int:
     """Flash why the domain refused and return the HTTP status to answer with."""
     db.session.rollback()
-    flash(exc.message, "error")
+    flash(exc.translated(), "error")
     return _STATUS.get(type(exc), 400)
 
 

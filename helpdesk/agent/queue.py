@@ -179,7 +179,7 @@ def bulk_action():
         )
         flash(done, "info")
     for number, why in result.failed:
-        flash(_("#%(number)s: %(reason)s", number=number, reason=why), "error")
+        flash(_("#%(number)s: %(reason)s", number=number, reason=why.translated()), "error")
     return redirect(back)
 
 

@@ -150,7 +150,9 @@ def add_email(contact: Contact, email: str, verified: bool = False) -> ContactEm
     address = clean_email(email)
     owner = find_contact_by_email(address)
     if owner is not None and owner.id != contact.id:
-        raise Conflict(f"{address} already belongs to another contact.", {"email": "In use."})
+        raise Conflict(
+            "%(address)s already belongs to another contact.", {"email": "In use."}, address=address
+        )
     if owner is not None:
         return next(e for e in contact.emails if e.email == address)
     entry = ContactEmail(email=address, verified=verified)
@@ -162,7 +164,9 @@ def add_email(contact: Contact, email: str, verified: bool = False) -> ContactEm
 def create_organization(name: str, domains: list[str] = ()) -> Organization:
     org_name = clean_name(name)
     if db.session.execute(select(Organization).where(Organization.name == org_name)).first():
-        raise Conflict(f"An organization named {org_name} exists already.", {"name": "In use."})
+        raise Conflict(
+            "An organization named %(name)s exists already.", {"name": "In use."}, name=org_name
+        )
     org = Organization(name=org_name)
     for raw in domains:
         org.domains.append(OrganizationDomain(domain=clean_domain(raw)))
@@ -197,8 +201,9 @@ def _clean_external_id(value: str | None) -> str:
     external_id = (value or "").strip()
     if not external_id or len(external_id) > EXTERNAL_ID_MAX:
         raise ValidationError(
-            f"The external id must have 1 to {EXTERNAL_ID_MAX} characters.",
+            "The external id must have 1 to %(max)s characters.",
             {"external_id": "Invalid."},
+            max=EXTERNAL_ID_MAX,
         )
     return external_id
 
@@ -211,8 +216,10 @@ def _set_domains(org: Organization, raw_domains: list[str]) -> None:
         ).scalar_one_or_none()
         if owner is not None and owner.organization_id != org.id:
             raise Conflict(
-                f"The domain {domain} belongs to {owner.organization.name}.",
+                "The domain %(domain)s belongs to %(owner)s.",
                 {"domains": f"{domain} is in use."},
+                domain=domain,
+                owner=owner.organization.name,
             )
     current = {entry.domain for entry in org.domains}
     org.domains = [entry for entry in org.domains if entry.domain in wanted] + [
@@ -244,7 +251,9 @@ def upsert_organization(actor, external_id: str, data: dict) -> tuple[Organizati
     created = False
     if namesake is not None and namesake is not org:
         if org is not None or namesake.external_id is not None:
-            raise Conflict(f"An organization named {name} exists already.", {"name": "In use."})
+            raise Conflict(
+                "An organization named %(name)s exists already.", {"name": "In use."}, name=name
+            )
         org = namesake
     if org is None:
         org = Organization(name=name)
@@ -262,7 +271,9 @@ def upsert_organization(actor, external_id: str, data: dict) -> tuple[Organizati
 def _clean_phone(raw: str) -> str:
     phone = " ".join((raw or "").split())
     if not _PHONE.match(phone):
-        raise ValidationError(f"“{raw[:40]}” is not a phone number.", {"phones": "Invalid."})
+        raise ValidationError(
+            "“%(phone)s” is not a phone number.", {"phones": "Invalid."}, phone=raw[:40]
+        )
     return phone
 
 
@@ -275,7 +286,11 @@ def _contact_for_emails(emails: list[str]) -> Contact | None:
         )
     owner = next(iter(owners.values()), None)
     if owner is not None and owner.external_id is not None:
-        raise Conflict(f"{owner.primary_email} belongs to another contact.", {"emails": "In use."})
+        raise Conflict(
+            "%(address)s belongs to another contact.",
+            {"emails": "In use."},
+            address=owner.primary_email,
+        )
     return owner
 
 
@@ -305,7 +320,9 @@ def upsert_contact(actor, external_id: str, data: dict) -> tuple[Contact, bool]:
     for address in emails:
         owner = find_contact_by_email(address)
         if owner is not None and owner is not contact:
-            raise Conflict(f"{address} belongs to another contact.", {"emails": "In use."})
+            raise Conflict(
+                "%(address)s belongs to another contact.", {"emails": "In use."}, address=address
+            )
     contact.crm, contact.external_id, contact.name = crm, external_id, name
     known = {entry.email for entry in contact.emails}
     contact.emails.extend(ContactEmail(email=a) for a in emails if a not in known)
@@ -320,8 +337,10 @@ def upsert_contact(actor, external_id: str, data: dict) -> tuple[Contact, bool]:
         org = _by_external_id(Organization, crm, org_id) if org_id else None
         if org_id and org is None:
             raise ValidationError(
-                f"No organization with the external id {org_id} in {crm}.",
+                "No organization with the external id %(external_id)s in %(crm)s.",
                 {"organization_external_id": "Unknown."},
+                external_id=org_id,
+                crm=crm,
             )
         contact.organization = org
     db.session.flush()

@@ -107,8 +107,9 @@ def column_map(headers: list[str], mapping: dict | None) -> dict[int, str]:
         unknown = set(mapping) - set(FIELDS)
         if unknown:
             raise ValidationError(
-                f"Unknown field(s) in the mapping: {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(FIELDS)}."
+                "Unknown field(s) in the mapping: %(unknown)s; known: %(known)s.",
+                unknown=", ".join(sorted(unknown)),
+                known=", ".join(FIELDS),
             )
         wanted = {}
         for name, columns in mapping.items():
@@ -233,7 +234,9 @@ def _organization(row: Row, actor: Actor) -> tuple[Organization | None, bool]:
     created = org is None
     if org is None:
         if not name:
-            raise ValidationError(f"No organization has the tax id {tax_id}; give its name too.")
+            raise ValidationError(
+                "No organization has the tax id %(tax_id)s; give its name too.", tax_id=tax_id
+            )
         org = Organization(name=clean_name(name, field="organization"))
         db.session.add(org)
     if tax_id and not org.tax_id:

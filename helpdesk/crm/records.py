@@ -39,8 +39,9 @@ def clean_phone(raw: str, region: str | None = None) -> str:
     phone = normalize_phone(raw, region or phone_region())
     if phone is None:
         raise ValidationError(
-            f"“{raw.strip()[:40]}” is not a phone number (write it as +country code and number).",
+            "“%(number)s” is not a phone number (write it as +country code and number).",
             {"phones": "Invalid."},
+            number=raw.strip()[:40],
         )
     return phone
 
@@ -48,7 +49,9 @@ def clean_phone(raw: str, region: str | None = None) -> str:
 def clean_phones(raws: list[str], region: str | None = None) -> list[str]:
     phones = list(dict.fromkeys(clean_phone(p, region) for p in raws if p.strip()))
     if len(phones) > PHONES_MAX:
-        raise ValidationError(f"At most {PHONES_MAX} phone numbers.", {"phones": "Too many."})
+        raise ValidationError(
+            "At most %(max)s phone numbers.", {"phones": "Too many."}, max=PHONES_MAX
+        )
     return phones
 
 
@@ -56,7 +59,7 @@ def clean_tax_id(raw: str | None) -> str | None:
     tax_id = normalize_tax_id(raw)
     if tax_id and len(tax_id) > TAX_ID_MAX:
         raise ValidationError(
-            f"A tax id has at most {TAX_ID_MAX} characters.", {"tax_id": "Too long."}
+            "A tax id has at most %(max)s characters.", {"tax_id": "Too long."}, max=TAX_ID_MAX
         )
     return tax_id
 
@@ -69,7 +72,9 @@ def clean_domain(raw: str) -> str:
     try:
         return validation.clean_domain(domain.removeprefix("www."))
     except ValidationError:
-        raise ValidationError(f"“{raw}” is not a mail domain.", {"domains": "Invalid."}) from None
+        raise ValidationError(
+            "“%(domain)s” is not a mail domain.", {"domains": "Invalid."}, domain=raw
+        ) from None
 
 
 def organization_named(name: str) -> Organization | None:
@@ -95,8 +100,10 @@ def add_domains(org: Organization, raws: list[str]) -> None:
         ).scalar_one_or_none()
         if owner is not None:
             raise Conflict(
-                f"The domain {domain} belongs to {owner.organization.name}.",
+                "The domain %(domain)s belongs to %(organization)s.",
                 {"domains": f"{domain} is in use."},
+                domain=domain,
+                organization=owner.organization.name,
             )
         org.domains.append(OrganizationDomain(domain=domain))
         known.add(domain)
@@ -135,10 +142,12 @@ def save_organization(
     clean = clean_name(name)
     namesake = organization_named(clean)
     if namesake is not None and namesake is not org:
-        raise Conflict(f"An organization named {clean} exists already.", {"name": "In use."})
+        raise Conflict(
+            "An organization named %(name)s exists already.", {"name": "In use."}, name=clean
+        )
     wanted_domains = list(dict.fromkeys(clean_domain(d) for d in domains if d.strip()))
     if len(wanted_domains) > DOMAINS_MAX:
-        raise ValidationError(f"At most {DOMAINS_MAX} domains.", {"domains": "Too many."})
+        raise ValidationError("At most %(max)s domains.", {"domains": "Too many."}, max=DOMAINS_MAX)
     wanted_phones = clean_phones(list(phones))
     before = _organization_summary(org) if org is not None else None
     if org is None:
@@ -183,11 +192,16 @@ def save_contact(
     if not wanted:
         raise ValidationError("Give at least one e-mail address.", {"emails": "Required."})
     if len(wanted) > EMAILS_MAX:
-        raise ValidationError(f"At most {EMAILS_MAX} addresses.", {"emails": "Too many."})
+        raise ValidationError("At most %(max)s addresses.", {"emails": "Too many."}, max=EMAILS_MAX)
     for address in wanted:
         owner = find_contact_by_email(address)
         if owner is not None and owner is not contact:
-            raise Conflict(f"{address} belongs to {owner.name}.", {"emails": "In use."})
+            raise Conflict(
+                "%(address)s belongs to %(name)s.",
+                {"emails": "In use."},
+                address=address,
+                name=owner.name,
+            )
     wanted_phones = clean_phones(list(phones))
     before = _contact_summary(contact) if contact is not None else None
     if contact is None:
@@ -197,8 +211,9 @@ def save_contact(
         kept = _sign_in_addresses(contact) - set(wanted)
         if kept:
             raise ValidationError(
-                f"{', '.join(sorted(kept))} is how they sign in; it cannot be removed.",
+                "%(addresses)s is how they sign in; it cannot be removed.",
                 {"emails": "Needed to sign in."},
+                addresses=", ".join(sorted(kept)),
             )
     contact.name = clean
     contact.organization = organization

@@ -53,7 +53,9 @@ def save_connection(actor, connection: CrmConnection | None, data: dict) -> CrmC
         select(CrmConnection).where(CrmConnection.name == name)
     ).scalar_one_or_none()
     if clash is not None and clash is not connection:
-        raise Conflict(f"A connection named {name} exists already.", {"name": "In use."})
+        raise Conflict(
+            "A connection named %(name)s exists already.", {"name": "In use."}, name=name
+        )
     if connection is None:
         try:
             kind = CrmKind(data.get("kind"))

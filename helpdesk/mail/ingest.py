@@ -250,7 +250,7 @@ def retry(inbound_id: int, support_addresses: Sequence[str] = ()) -> IngestResul
     """Process a quarantined mail again from its stored raw bytes. Raises NotFound."""
     row = db.session.get(InboundMail, inbound_id)
     if row is None or row.outcome not in QUARANTINE_OUTCOMES:
-        raise NotFound(f"There is no quarantined mail {inbound_id}.")
+        raise NotFound("There is no quarantined mail %(number)s.", number=inbound_id)
     return _reprocess(row, support_addresses, release=False)
 
 
@@ -258,7 +258,7 @@ def release(inbound_id: int, support_addresses: Sequence[str] = ()) -> IngestRes
     """Take a mail off the spam list and process it as a normal mail. Raises NotFound."""
     row = db.session.get(InboundMail, inbound_id)
     if row is None or row.outcome not in HELD_OUTCOMES:
-        raise NotFound(f"There is no held (spam or blocked) mail {inbound_id}.")
+        raise NotFound("There is no held (spam or blocked) mail %(number)s.", number=inbound_id)
     return _reprocess(row, support_addresses, release=True)
 
 

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from helpdesk.errors import DomainError, NotFound
 from helpdesk.extensions import db
+from helpdesk.portal import messages
 from helpdesk.portal.guest import invalid_ticket_link
 from helpdesk.settings import get_setting
 from helpdesk.tickets.links import LinkAccess, open_link
@@ -86,7 +87,7 @@ def reopen(token: str):
             message = None
     except DomainError as exc:
         db.session.rollback()
-        return _page(access, token, 400, error=exc.message)
+        return _page(access, token, 400, error=messages.for_customer(exc))
     db.session.commit()
     new = message.ticket if message is not None and message.ticket_id != access.ticket.id else None
     done = (

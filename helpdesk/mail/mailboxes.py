@@ -136,21 +136,27 @@ class SmtpUrl:
     security: str
 
 
-def _url_error(message: str, field: str) -> ValidationError:
-    return ValidationError(message, {field: message})
+def _url_error(error: ValidationError, field: str) -> ValidationError:
+    """The error, with its sentence shown next to `field` too."""
+    error.fields = {field: error.message}
+    return error
 
 
 def parse_imap_url(url: str) -> ImapUrl:
     """`imap[s]://USER[:PASS]@HOST[:PORT][/FOLDER]`, USER and PASS percent-decoded."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("imap", "imaps"):
-        raise _url_error("The IMAP URL must start with imap:// or imaps://.", "imap_url")
+        raise _url_error(
+            ValidationError("The IMAP URL must start with imap:// or imaps://."), "imap_url"
+        )
     try:
         port = parts.port or (993 if parts.scheme == "imaps" else 143)
     except ValueError:
-        raise _url_error("The IMAP URL has an invalid port.", "imap_url") from None
+        raise _url_error(ValidationError("The IMAP URL has an invalid port."), "imap_url") from None
     if not parts.hostname or not parts.username:
-        raise _url_error("The IMAP URL needs a user and a host: imap://USER@HOST/.", "imap_url")
+        raise _url_error(
+            ValidationError("The IMAP URL needs a user and a host: imap://USER@HOST/."), "imap_url"
+        )
     password = unquote(parts.password) if parts.password is not None else None
     return ImapUrl(
         tls=parts.scheme == "imaps",
@@ -166,22 +172,30 @@ def parse_smtp_url(url: str) -> SmtpUrl:
     """`smtp[s]://USER@HOST[:PORT][?tls=starttls|none]`; the password is the mailbox's."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("smtp", "smtps"):
-        raise _url_error("The SMTP URL must start with smtp:// or smtps://.", "smtp_url")
+        raise _url_error(
+            ValidationError("The SMTP URL must start with smtp:// or smtps://."), "smtp_url"
+        )
     if parts.password is not None:
         raise _url_error(
-            "Leave the password out of the SMTP URL: it signs in with the mailbox's secret.",
+            ValidationError(
+                "Leave the password out of the SMTP URL: it signs in with the mailbox's secret."
+            ),
             "smtp_url",
         )
     try:
         port = parts.port or (465 if parts.scheme == "smtps" else 587)
     except ValueError:
-        raise _url_error("The SMTP URL has an invalid port.", "smtp_url") from None
+        raise _url_error(ValidationError("The SMTP URL has an invalid port."), "smtp_url") from None
     if not parts.hostname:
-        raise _url_error("The SMTP URL needs a host: smtp://USER@HOST:PORT.", "smtp_url")
+        raise _url_error(
+            ValidationError("The SMTP URL needs a host: smtp://USER@HOST:PORT."), "smtp_url"
+        )
     default = "ssl" if parts.scheme == "smtps" else ("starttls" if port == 587 else "none")
     security = parse_qs(parts.query).get("tls", [default])[0]
     if security not in ("ssl", "starttls", "none"):
-        raise _url_error("tls= in the SMTP URL is one of ssl, starttls, none.", "smtp_url")
+        raise _url_error(
+            ValidationError("tls= in the SMTP URL is one of ssl, starttls, none."), "smtp_url"
+        )
     username = unquote(parts.username) if parts.username else None
     return SmtpUrl(parts.hostname, port, username, security)
 
@@ -194,7 +208,7 @@ def _require_admin(actor: Actor) -> None:
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name or len(name) > NAME_MAX:
-        raise ValidationError(f"A mailbox needs a name of 1 to {NAME_MAX} characters.")
+        raise ValidationError("A mailbox needs a name of 1 to %(max)s characters.", max=NAME_MAX)
     return name
 
 
@@ -222,7 +236,7 @@ def get_mailbox(actor: Actor, name: str) -> Mailbox:
     _require_admin(actor)
     mailbox = find_mailbox(name)
     if mailbox is None:
-        raise NotFound(f"There is no mailbox called {name!r}.")
+        raise NotFound("There is no mailbox called %(name)s.", name=repr(name))
     return mailbox
 
 
@@ -251,7 +265,7 @@ def add_mailbox(
     _require_admin(actor)
     name = _clean_name(name)
     if find_mailbox(name) is not None:
-        raise Conflict(f"A mailbox called {name!r} exists already.")
+        raise Conflict("A mailbox called %(name)s exists already.", name=repr(name))
     if not secret:
         raise ValidationError("The mailbox needs a password (or, for xoauth2, a refresh token).")
     auth = MailboxAuth(auth)
@@ -292,7 +306,7 @@ def edit_mailbox(actor: Actor, mailbox: Mailbox, **changes) -> Mailbox:
         name = _clean_name(changes.pop("name"))
         other = find_mailbox(name)
         if other is not None and other.id != mailbox.id:
-            raise Conflict(f"A mailbox called {name!r} exists already.")
+            raise Conflict("A mailbox called %(name)s exists already.", name=repr(name))
         mailbox.name = name
     imap = changes.pop("imap", None)
     if imap is not None:
@@ -316,7 +330,7 @@ def edit_mailbox(actor: Actor, mailbox: Mailbox, **changes) -> Mailbox:
         elif key in plain | {"oauth_scope"}:
             setattr(mailbox, key, MailboxAuth(value) if key == "auth" else (value or None))
         elif key not in ("secret", "oauth_client_secret"):
-            raise ValidationError(f"Unknown mailbox setting: {key}.")
+            raise ValidationError("Unknown mailbox setting: %(key)s.", key=key)
     db.session.flush()
     _audit_changes(actor, mailbox, before, replaced)
     if mailbox.enabled != was_enabled:

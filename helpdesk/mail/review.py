@@ -12,6 +12,7 @@ from helpdesk import audit, storage
 from helpdesk.accounts.actor import Actor
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.mail import ingest
 from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, InboundMail, Outcome
 from helpdesk.mail.parse import parse_message
@@ -144,17 +145,21 @@ def _audit(actor: Actor, action: str, row: InboundMail, new: str | None = None) 
     db.session.flush()
 
 
-def _held_row(actor: Actor, inbound_id: int, outcomes, what: str) -> InboundMail:
+_NOT_QUARANTINED = N_("Mail %(number)s is not in quarantine (any more).")
+_NOT_SPAM = N_("Mail %(number)s is not held as spam (any more).")
+
+
+def _held_row(actor: Actor, inbound_id: int, outcomes, refusal: str) -> InboundMail:
     row = get_inbound(actor, inbound_id)
     if row.outcome not in outcomes:
-        raise NotFound(f"Mail {inbound_id} is not {what} (any more).")
+        raise NotFound(refusal, number=inbound_id)
     return row
 
 
 def retry_mail(actor: Actor, inbound_id: int) -> ingest.IngestResult:
     """Process a quarantined mail again. Ingest commits the outcome itself; the audit line
     is flushed afterwards for the caller to commit. Raises NotFound."""
-    _held_row(actor, inbound_id, QUARANTINE_OUTCOMES, "in quarantine")
+    _held_row(actor, inbound_id, QUARANTINE_OUTCOMES, _NOT_QUARANTINED)
     result = ingest.retry(inbound_id)
     _audit(actor, "mail.retried", db.session.get(InboundMail, inbound_id), result.outcome)
     return result
@@ -163,7 +168,7 @@ def retry_mail(actor: Actor, inbound_id: int) -> ingest.IngestResult:
 def release_mail(actor: Actor, inbound_id: int) -> ingest.IngestResult:
     """Take a mail off the spam list and process it as a normal mail (a ticket or a reply,
     acknowledged as any other). Ingest commits; the audit line is flushed. Raises NotFound."""
-    _held_row(actor, inbound_id, HELD_OUTCOMES, "held as spam")
+    _held_row(actor, inbound_id, HELD_OUTCOMES, _NOT_SPAM)
     result = ingest.release(inbound_id)
     _audit(actor, "mail.released", db.session.get(InboundMail, inbound_id), result.outcome)
     return result
@@ -171,7 +176,7 @@ def release_mail(actor: Actor, inbound_id: int) -> ingest.IngestResult:
 
 def discard_mail(actor: Actor, inbound_id: int) -> InboundMail:
     """Take a mail out of the quarantine unprocessed; its original stays on disk."""
-    row = _held_row(actor, inbound_id, QUARANTINE_OUTCOMES, "in quarantine")
+    row = _held_row(actor, inbound_id, QUARANTINE_OUTCOMES, _NOT_QUARANTINED)
     old = row.outcome
     row.outcome, row.updated_at = str(Outcome.DISMISSED), utcnow()
     _audit(actor, "mail.discarded", row, f"{old} -> {Outcome.DISMISSED}")
@@ -181,7 +186,7 @@ def discard_mail(actor: Actor, inbound_id: int) -> InboundMail:
 def delete_spam(actor: Actor, inbound_id: int) -> InboundMail:
     """Take a held mail off the spam list for good. The row stays, so the same mail arriving
     again is recognized as a duplicate instead of being listed once more."""
-    row = _held_row(actor, inbound_id, HELD_OUTCOMES, "held as spam")
+    row = _held_row(actor, inbound_id, HELD_OUTCOMES, _NOT_SPAM)
     old = row.outcome
     row.outcome, row.updated_at = str(Outcome.DELETED), utcnow()
     _audit(actor, "mail.deleted", row, f"{old} -> {Outcome.DELETED}")

@@ -22,7 +22,7 @@ from helpdesk import audit
 from helpdesk.accounts.actor import Actor
 from helpdesk.errors import PermissionDenied, ValidationError
 from helpdesk.extensions import db
-from helpdesk.i18n import LOCALES, supported_locale
+from helpdesk.i18n import LOCALES, N_, supported_locale
 from helpdesk.timeutil import utcnow
 
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates", "mail")
@@ -160,17 +160,31 @@ def _problem(exc: TemplateError) -> str:
     return reason
 
 
-def _check(env, source: str, field: str, label: str) -> None:
+# What is said of each part of a template: too long, or failing (with the problem).
+_TOO_LONG = {
+    "subject": N_("The subject is too long."),
+    "body_text": N_("The text is too long."),
+    "body_html": N_("The HTML is too long."),
+}
+_BROKEN = {
+    "subject": N_("The subject does not work: %(problem)s"),
+    "body_text": N_("The text does not work: %(problem)s"),
+    "body_html": N_("The HTML does not work: %(problem)s"),
+}
+
+
+def _check(env, source: str, field: str) -> None:
+    """`field` is subject, body_text or body_html; the message names that part."""
     if len(source) > MAX_SOURCE:
-        raise ValidationError(f"The {label} is too long.", {field: "Too long."})
+        raise ValidationError(_TOO_LONG[field], {field: "Too long."})
     try:
         env.from_string(source).render(sample_context())
     except TemplateError as exc:
         problem = _problem(exc)
-        raise ValidationError(f"The {label} does not work: {problem}", {field: problem}) from None
+        raise ValidationError(_BROKEN[field], {field: problem}, problem=problem) from None
     except Exception as exc:  # noqa: BLE001  (a business's template may fail in any way: 1/0)
         problem = f"{exc.__class__.__name__}: {exc}"[:300]
-        raise ValidationError(f"The {label} does not work: {problem}", {field: problem}) from None
+        raise ValidationError(_BROKEN[field], {field: problem}, problem=problem) from None
 
 
 def preview_mail(kind: str, locale: str, *, subject: str, body_text: str, body_html: str):
@@ -178,9 +192,9 @@ def preview_mail(kind: str, locale: str, *, subject: str, body_text: str, body_h
     ValidationError says which part fails and where."""
     kind, locale = _key(kind, locale)
     with force_locale(locale):
-        _check(_TEXT_STRICT, subject, "subject", "subject")
-        _check(_TEXT_STRICT, body_text, "body_text", "text")
-        _check(_HTML_STRICT, body_html, "body_html", "HTML")
+        _check(_TEXT_STRICT, subject, "subject")
+        _check(_TEXT_STRICT, body_text, "body_text")
+        _check(_HTML_STRICT, body_html, "body_html")
         context = sample_context()
         subject = _TEXT.from_string(subject).render(context)
         text = _TEXT.from_string(body_text).render(context)
@@ -195,11 +209,13 @@ def _require_admin(actor: Actor) -> None:
 
 def _key(kind: str, locale: str) -> tuple[str, str]:
     if kind not in KINDS:
-        raise ValidationError(f"There is no mail “{kind}”.", {"kind": "Unknown."})
+        raise ValidationError("There is no mail “%(kind)s”.", {"kind": "Unknown."}, kind=kind)
     code = supported_locale(locale)
     if code is None:
         raise ValidationError(
-            f"The language is one of {', '.join(LOCALES)}.", {"locale": "Unknown."}
+            "The language is one of %(locales)s.",
+            {"locale": "Unknown."},
+            locales=", ".join(LOCALES),
         )
     return kind, code
 

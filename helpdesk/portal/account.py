@@ -31,7 +31,7 @@ SENT_TO = "portal_mail_sent_to"
 
 def _failed(exc: DomainError) -> dict:
     db.session.rollback()
-    flash(messages.translate(exc.message), "error")
+    flash(messages.for_customer(exc), "error")
     return messages.field_errors(exc)
 
 

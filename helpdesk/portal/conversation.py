@@ -109,7 +109,7 @@ def reply(ticket: Ticket, actor: Actor, urls: TicketUrls):
         )
     except ValidationError as exc:
         db.session.rollback()
-        flash(messages.translate(exc.message), "error")
+        flash(messages.for_customer(exc), "error")
         return render_ticket(ticket, actor, urls, form, messages.field_errors(exc), 400)
     db.session.commit()
     if message.ticket_id != ticket.id:
@@ -137,7 +137,7 @@ def set_status(ticket: Ticket, actor: Actor, urls: TicketUrls, status: Status):
         change_status(ticket, actor, status)
     except DomainError as exc:
         db.session.rollback()
-        flash(messages.translate(exc.message), "error")
+        flash(messages.for_customer(exc), "error")
         return redirect(urls.page)
     db.session.commit()
     if status == Status.RESOLVED:

@@ -120,6 +120,13 @@ def translate(message: str) -> str:
     return message
 
 
+def for_customer(exc: DomainError) -> str:
+    """What the portal says about a refusal: the customer's wording where it has its own (the
+    table above), else the domain's message in the customer's language."""
+    translated = translate(exc.message)
+    return translated if translated != exc.message else exc.translated()
+
+
 def field_errors(exc: DomainError) -> dict[str, str]:
     """Each bad field's message, translated, for showing next to the field."""
     errors = {}

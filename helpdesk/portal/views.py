@@ -123,7 +123,7 @@ def new_ticket():
         )
     except ValidationError as exc:
         db.session.rollback()
-        flash(messages.translate(exc.message), "error")
+        flash(messages.for_customer(exc), "error")
         return _render_new(form, messages.field_errors(exc), 400)
     db.session.commit()
     return redirect(url_for("portal.received", number=ticket.number))
@@ -181,7 +181,7 @@ def refused(exc: DomainError):
     """Like the app-wide page, but in the customer's language."""
     status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, PermissionDenied) else 400
     page = render_template(
-        "error.html", status=status, title=_("Sorry"), message=messages.translate(exc.message)
+        "error.html", status=status, title=_("Sorry"), message=messages.for_customer(exc)
     )
     return page, status
 

@@ -77,7 +77,7 @@ def block(pattern: str, *, reason: str | None = None, by_user_id: int | None = N
     """Add a pattern (idempotent). The caller checks who may do this."""
     pattern = pattern.strip().lower()
     if not pattern or len(pattern) > 254 or "@" not in pattern:
-        raise ValidationError(f"“{pattern[:60]}” is not an address or @domain.")
+        raise ValidationError("“%(pattern)s” is not an address or @domain.", pattern=pattern[:60])
     exists = db.session.execute(
         select(BlockedSender.id).where(BlockedSender.pattern == pattern)
     ).first()
@@ -110,15 +110,17 @@ def blocked_senders() -> list[BlockedSender]:
 def block_sender(actor, text: str, *, reason: str | None = None) -> BlockedSender:
     """Block an address or a domain (admins). Raises PermissionDenied, ValidationError,
     Conflict when it is blocked already."""
-    audit.require_admin(actor, "block senders")
+    audit.require_admin(actor, "Only administrators block senders.")
     pattern = parse_pattern(text)
     reason = " ".join((reason or "").split())
     if len(reason) > REASON_MAX:
         raise ValidationError(
-            f"The reason is too long (at most {REASON_MAX} characters).", {"reason": "Long."}
+            "The reason is too long (at most %(max)s characters).",
+            {"reason": "Long."},
+            max=REASON_MAX,
         )
     if db.session.execute(select(BlockedSender).where(BlockedSender.pattern == pattern)).first():
-        raise Conflict(f"{pattern} is blocked already.")
+        raise Conflict("%(pattern)s is blocked already.", pattern=pattern)
     row = BlockedSender(
         pattern=pattern, reason=reason or None, created_by_id=actor.user.id, created_at=utcnow()
     )
@@ -131,7 +133,7 @@ def block_sender(actor, text: str, *, reason: str | None = None) -> BlockedSende
 def unblock_sender(actor, blocked_id: int) -> str:
     """Accept mail from the address or domain again (admins); returns the pattern.
     Raises PermissionDenied, NotFound."""
-    audit.require_admin(actor, "unblock senders")
+    audit.require_admin(actor, "Only administrators unblock senders.")
     row = db.session.get(BlockedSender, blocked_id)
     if row is None:
         raise NotFound("That sender is not blocked (any more).")

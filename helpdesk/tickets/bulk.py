@@ -20,7 +20,7 @@ BULK_MAX = 200
 @dataclass
 class BulkResult:
     done: list[int] = field(default_factory=list)  # ticket numbers
-    failed: list[tuple[int, str]] = field(default_factory=list)  # (number, why)
+    failed: list[tuple[int, DomainError]] = field(default_factory=list)  # (number, why)
 
 
 def _assignee(actor: Actor, value: str) -> User | None:
@@ -67,7 +67,9 @@ def _step(actor: Actor, action: str, value: str):
             raise ValidationError("Give the number of the ticket to merge into.", {"value": "#?"})
         target = services.get_ticket(actor, int(number))
         return lambda t: None if t.id == target.id else services.merge(t, target, actor)
-    raise ValidationError(f"Unknown action “{action[:20]}”.", {"action": "Unknown."})
+    raise ValidationError(
+        "Unknown action “%(action)s”.", {"action": "Unknown."}, action=action[:20]
+    )
 
 
 def apply_bulk(actor: Actor, numbers: Sequence[int], action: str, value: str) -> BulkResult:
@@ -77,7 +79,9 @@ def apply_bulk(actor: Actor, numbers: Sequence[int], action: str, value: str) ->
     if not numbers:
         raise ValidationError("Select at least one ticket.", {"tickets": "None selected."})
     if len(numbers) > BULK_MAX:
-        raise ValidationError(f"At most {BULK_MAX} tickets at once.", {"tickets": "Too many."})
+        raise ValidationError(
+            "At most %(max)s tickets at once.", {"tickets": "Too many."}, max=BULK_MAX
+        )
     step = _step(actor, action, value)
     result = BulkResult()
     tickets = {
@@ -89,11 +93,11 @@ def apply_bulk(actor: Actor, numbers: Sequence[int], action: str, value: str) ->
             with db.session.begin_nested():
                 ticket = tickets.get(number)
                 if ticket is None:
-                    raise NotFound(f"There is no ticket #{number}.")
+                    raise NotFound("There is no ticket #%(number)s.", number=number)
                 services.get_ticket(actor, number)  # the same visibility check as one by one
                 step(ticket)
         except DomainError as exc:
-            result.failed.append((number, exc.message))
+            result.failed.append((number, exc))
         else:
             result.done.append(number)
     return result

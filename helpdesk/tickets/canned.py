@@ -61,8 +61,9 @@ def _clean(title: str, body: str) -> tuple[str, str]:
     title = clean_name(title, "title")
     if len(title) > TITLE_MAX:
         raise ValidationError(
-            f"The title is too long (at most {TITLE_MAX} characters).",
+            "The title is too long (at most %(max)s characters).",
             {"title": f"At most {TITLE_MAX} characters."},
+            max=TITLE_MAX,
         )
     body = clean_body(body)
     unknown = [m.group(1) for m in _ANY_PLACEHOLDER.finditer(body)]
@@ -70,8 +71,10 @@ def _clean(title: str, body: str) -> tuple[str, str]:
     if unknown:
         known = ", ".join("{{" + name + "}}" for name in PLACEHOLDERS)
         raise ValidationError(
-            f"“{{{{{unknown[0][:40]}}}}}” is not a placeholder; use {known}.",
+            "“{{%(name)s}}” is not a placeholder; use %(known)s.",
             {"body": "Unknown placeholder."},
+            name=unknown[0][:40],
+            known=known,
         )
     return title, body
 

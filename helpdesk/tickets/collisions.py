@@ -12,9 +12,10 @@ def check_version(ticket: Ticket, loaded_version: int | None) -> None:
     """Raise Conflict when the ticket changed since the form was loaded at `loaded_version`."""
     if loaded_version is not None and loaded_version != ticket.version:
         raise Conflict(
-            f"#{ticket.number} changed while you had it open (someone replied or changed it)."
+            "#%(number)s changed while you had it open (someone replied or changed it)."
             " Nothing was saved: check the ticket as it is now and make your change again.",
             {"version": "Stale."},
+            number=ticket.number,
         )
 
 

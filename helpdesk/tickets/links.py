@@ -17,13 +17,14 @@ from helpdesk import audit, outbox
 from helpdesk.accounts.actor import Actor
 from helpdesk.errors import NotFound, PermissionDenied
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.settings import get_setting
 from helpdesk.tickets import permissions
 from helpdesk.tickets.models import Ticket
 from helpdesk.validation import clean_email
 
 SALT = "helpdesk.ticket-link"
-INVALID = "This link is invalid or has expired."
+INVALID = N_("This link is invalid or has expired.")
 MAIL_FRESH_LINK = "mail.ticket_link"
 
 
@@ -69,7 +70,7 @@ def open_link(token: str) -> LinkAccess:
 def revoke_links(ticket: Ticket, actor: Actor) -> int:
     """Invalidate every link to the ticket made so far (agents only); returns the new epoch."""
     if not permissions.can_view_ticket(actor, ticket):
-        raise NotFound(f"There is no ticket #{ticket.number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=ticket.number)
     if not permissions.can_work_ticket(actor, ticket):
         raise PermissionDenied("Only agents can revoke a ticket's links.")
     ticket.link_epoch += 1

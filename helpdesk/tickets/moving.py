@@ -22,7 +22,7 @@ from helpdesk.timeutil import utcnow
 
 def _require_agent(actor: Actor, ticket: Ticket) -> None:
     if not permissions.can_view_ticket(actor, ticket):
-        raise NotFound(f"There is no ticket #{ticket.number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=ticket.number)
     if not actor.is_staff:
         raise PermissionDenied("Only agents move messages between tickets.")
 
@@ -33,19 +33,26 @@ def _check(message: Message, target: Ticket) -> None:
         raise ValidationError("History lines cannot be moved.", {"message": "An event."})
     if target.id == source.id:
         raise ValidationError(
-            f"The message is on #{target.number} already.", {"target": "The same ticket."}
+            "The message is on #%(number)s already.",
+            {"target": "The same ticket."},
+            number=target.number,
         )
     if target.merged_into is not None:
         raise ValidationError(
-            f"#{target.number} was merged into #{target.merged_into.number}; move it there.",
+            "#%(number)s was merged into #%(into)s; move it there.",
             {"target": "Merged."},
+            number=target.number,
+            into=target.merged_into.number,
         )
     if target.status == Status.CLOSED:
-        raise InvalidTransition(f"#{target.number} is closed; move the message to an open ticket.")
+        raise InvalidTransition(
+            "#%(number)s is closed; move the message to an open ticket.", number=target.number
+        )
     if all(m.id == message.id or m.kind == MessageKind.EVENT for m in source.messages):
         raise ValidationError(
-            f"This is the only message on #{source.number}; merge the ticket instead.",
+            "This is the only message on #%(number)s; merge the ticket instead.",
             {"message": "The only one."},
+            number=source.number,
         )
 
 

@@ -34,9 +34,11 @@ class Present:
 def record_presence(ticket: Ticket, actor: Actor, state: str) -> None:
     """Note that the actor has the ticket open ("viewing") or is writing ("composing")."""
     if not actor.is_staff or not permissions.can_view_ticket(actor, ticket):
-        raise NotFound(f"There is no ticket #{ticket.number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=ticket.number)
     if state not in STATES:
-        raise ValidationError(f"Unknown presence “{state[:20]}”.", {"state": "Unknown."})
+        raise ValidationError(
+            "Unknown presence “%(state)s”.", {"state": "Unknown."}, state=state[:20]
+        )
     now = utcnow()
     insert = sqlite_insert if db.engine.dialect.name == "sqlite" else postgresql_insert
     stmt = insert(Presence).values(

@@ -32,6 +32,7 @@ from helpdesk.accounts.models import team_members
 from helpdesk.contacts.models import ContactEmail
 from helpdesk.errors import ValidationError
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.tickets.models import OPEN_STATUS_SQL, Channel, Priority, Tag, Ticket, ticket_tags
 from helpdesk.tickets.permissions import visible_tickets_filter
 from helpdesk.tickets.states import OPEN_STATUSES, Status
@@ -109,9 +110,24 @@ def _one(values: Sequence[str]) -> str:
     return next((v.strip() for v in values if v and v.strip()), "")
 
 
+_UNKNOWN = {
+    "status": N_("Unknown status “%(value)s”."),
+    "priority": N_("Unknown priority “%(value)s”."),
+    "channel": N_("Unknown channel “%(value)s”."),
+    "assignee": N_("Unknown assignee “%(value)s”."),
+    "team": N_("Unknown team “%(value)s”."),
+    "organization": N_("Unknown organization “%(value)s”."),
+}
+
+
+def _unknown(name: str, value: str) -> ValidationError:
+    """The error for a value of the `name` filter that is not one of its choices."""
+    return ValidationError(_UNKNOWN[name], {name: "Unknown."}, value=value[:40])
+
+
 def _id_or(value: str, symbols: set[str], name: str) -> str:
     if value and value not in symbols and not value.isdigit():
-        raise ValidationError(f"Unknown {name} “{value[:40]}”.", {name: "Unknown."})
+        raise _unknown(name, value)
     return value
 
 
@@ -122,7 +138,7 @@ def _date(value: str, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ValidationError(
-            f"“{value[:20]}” is not a date (YYYY-MM-DD).", {name: "Not a date."}
+            "“%(value)s” is not a date (YYYY-MM-DD).", {name: "Not a date."}, value=value[:20]
         ) from None
 
 
@@ -133,7 +149,7 @@ def parse_filter(args: Mapping[str, Sequence[str]]) -> QueueFilter:
         chosen = [v for v in args.get(name, ()) if v]
         bad = [v for v in chosen if v not in allowed]
         if bad:
-            raise ValidationError(f"Unknown {name} “{bad[0][:40]}”.", {name: "Unknown."})
+            raise _unknown(name, bad[0])
         values[name] = tuple(dict.fromkeys(chosen))
     values["assignee"] = _id_or(_one(args.get("assignee", ())), {"me", "none"}, "assignee")
     values["team"] = _id_or(_one(args.get("team", ())), {"mine", "none"}, "team")

@@ -40,12 +40,14 @@ def save_view(
     name = clean_name(name, "name")
     if len(name) > VIEW_NAME_MAX:
         raise ValidationError(
-            f"The name is too long (at most {VIEW_NAME_MAX} characters).", {"name": "Too long."}
+            "The name is too long (at most %(max)s characters).",
+            {"name": "Too long."},
+            max=VIEW_NAME_MAX,
         )
     if queue_filter.is_empty:
         raise ValidationError("Choose at least one filter to save.", {"filters": "Empty."})
     if sort not in SORTS:
-        raise ValidationError(f"Unknown sort “{sort[:20]}”.", {"sort": "Unknown."})
+        raise ValidationError("Unknown sort “%(sort)s”.", {"sort": "Unknown."}, sort=sort[:20])
     view = db.session.execute(
         select(SavedView).where(SavedView.owner_id == actor.user.id, SavedView.name == name)
     ).scalar_one_or_none()

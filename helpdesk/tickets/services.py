@@ -140,7 +140,7 @@ def get_ticket(actor: Actor, number: int) -> Ticket:
     so a guessed number reveals nothing."""
     ticket = db.session.execute(select(Ticket).where(Ticket.number == number)).scalar_one_or_none()
     if ticket is None or not permissions.can_view_ticket(actor, ticket):
-        raise NotFound(f"There is no ticket #{number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=number)
     return ticket
 
 
@@ -317,7 +317,7 @@ def add_reply(
     `from_new_participant`: the mail's sender joined the ticket with it."""
     ticket = follow_merges(ticket)
     if not permissions.can_reply(actor, ticket):
-        raise NotFound(f"There is no ticket #{ticket.number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=ticket.number)
     body = clean_body(body)
     uploads = list(uploads)
     check_uploads(uploads, _max_attachment_bytes())
@@ -325,7 +325,8 @@ def add_reply(
     if actor.is_staff:
         if ticket.status == Status.CLOSED:
             raise InvalidTransition(
-                f"#{ticket.number} is closed; open a new ticket to write to the customer."
+                "#%(number)s is closed; open a new ticket to write to the customer.",
+                number=ticket.number,
             )
         new_status = status_after_agent_reply(ticket.status)
         if ticket.first_response_at is None:
@@ -372,7 +373,7 @@ def add_note(
 ) -> Message:
     """Add an internal note: agents only, never shown to the customer."""
     if not permissions.can_view_ticket(actor, ticket):
-        raise NotFound(f"There is no ticket #{ticket.number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=ticket.number)
     if not permissions.can_add_note(actor, ticket):
         raise PermissionDenied("Only agents write internal notes.")
     body = clean_body(body)
@@ -388,7 +389,7 @@ def add_note(
 
 def _require_work(actor: Actor, ticket: Ticket) -> None:
     if not permissions.can_view_ticket(actor, ticket):
-        raise NotFound(f"There is no ticket #{ticket.number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=ticket.number)
     if not permissions.can_work_ticket(actor, ticket):
         raise PermissionDenied("Only agents can do that.")
 
@@ -396,11 +397,13 @@ def _require_work(actor: Actor, ticket: Ticket) -> None:
 def change_status(ticket: Ticket, actor: Actor, status: Status | str) -> StatusChange:
     """Move the ticket along the state machine (see states.TRANSITIONS)."""
     if not permissions.can_change_status(actor, ticket):
-        raise NotFound(f"There is no ticket #{ticket.number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=ticket.number)
     try:
         new = Status(status)
     except ValueError:
-        raise ValidationError(f"“{status}” is not a status.", {"status": "Unknown."}) from None
+        raise ValidationError(
+            "“%(status)s” is not a status.", {"status": "Unknown."}, status=status
+        ) from None
     change = check_transition(
         ticket.status,
         new,
@@ -427,7 +430,9 @@ def assign(ticket: Ticket, actor: Actor, *, assignee=_KEEP, team=_KEEP) -> None:
         if assignee is not None and (not isinstance(assignee, User) or not assignee.is_staff):
             raise ValidationError("Only agents can be assigned.", {"assignee": "Not an agent."})
         if assignee is not None and not assignee.active:
-            raise ValidationError(f"{assignee.name} is disabled.", {"assignee": "Disabled."})
+            raise ValidationError(
+                "%(name)s is disabled.", {"assignee": "Disabled."}, name=assignee.name
+            )
         old = ticket.assignee.email if ticket.assignee else None
         ticket.assignee = assignee
         _audit(ticket, actor, "assignee", old, assignee.email if assignee else None)
@@ -451,7 +456,7 @@ def change_priority(ticket: Ticket, actor: Actor, priority: Priority | str) -> N
         new = Priority(priority)
     except ValueError:
         raise ValidationError(
-            f"“{priority}” is not a priority.", {"priority": "Unknown."}
+            "“%(priority)s” is not a priority.", {"priority": "Unknown."}, priority=priority
         ) from None
     if new == ticket.priority:
         return
@@ -508,11 +513,14 @@ def merge(source: Ticket, target: Ticket, actor: Actor) -> None:
         raise ValidationError("A ticket cannot be merged into itself.", {"target": "Same."})
     if follow_merges(target).id == source.id or target.merged_into_id is not None:
         raise ValidationError(
-            f"#{target.number} was itself merged; merge into the ticket it went into.",
+            "#%(number)s was itself merged; merge into the ticket it went into.",
             {"target": "Merged."},
+            number=target.number,
         )
     if target.status == Status.CLOSED:
-        raise InvalidTransition(f"#{target.number} is closed; merge into an open ticket.")
+        raise InvalidTransition(
+            "#%(number)s is closed; merge into an open ticket.", number=target.number
+        )
     change = check_transition(source.status, Status.CLOSED, actor.mover)
     for message in list(source.messages):
         message.ticket = target
@@ -592,7 +600,9 @@ def add_participant(ticket: Ticket, actor: Actor, *, email: str, name: str | Non
     contact = find_or_create_contact(email, name)
     if contact.id == ticket.requester_id:
         raise ValidationError(
-            f"{contact.primary_email} is the requester already.", {"email": "The requester."}
+            "%(address)s is the requester already.",
+            {"email": "The requester."},
+            address=contact.primary_email,
         )
     if any(p.contact_id == contact.id for p in ticket.participants):
         return contact
@@ -687,7 +697,7 @@ def mark_spam(ticket: Ticket, actor: Actor, *, block: str = "address") -> str | 
 def delete_ticket(ticket: Ticket, actor: Actor) -> None:
     """Delete the ticket and its whole history (admins). The audit trail keeps a line."""
     if not permissions.can_view_ticket(actor, ticket):
-        raise NotFound(f"There is no ticket #{ticket.number}.")
+        raise NotFound("There is no ticket #%(number)s.", number=ticket.number)
     if not permissions.can_delete_ticket(actor):
         raise PermissionDenied("Only administrators delete tickets.")
     for column in (Ticket.merged_into_id, Ticket.follow_up_of_id):

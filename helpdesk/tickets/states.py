@@ -84,22 +84,25 @@ def check_transition(
     Raises InvalidTransition with a message that says why not.
     """
     if old == new:
-        raise InvalidTransition(f"The ticket is already {old}.")
+        raise InvalidTransition("The ticket is already %(status)s.", status=old)
     rule = TRANSITIONS.get((old, new))
     if rule is None:
         if old == Status.CLOSED:
             raise InvalidTransition("A closed ticket cannot change; a reply opens a new ticket.")
-        raise InvalidTransition(f"A ticket cannot go from {old} to {new}.")
+        raise InvalidTransition("A ticket cannot go from %(old)s to %(new)s.", old=old, new=new)
     if mover not in rule.movers:
-        raise InvalidTransition(f"Only an agent can move a ticket from {old} to {new}.")
+        raise InvalidTransition(
+            "Only an agent can move a ticket from %(old)s to %(new)s.", old=old, new=new
+        )
     if (
         mover == CUSTOMER
         and rule.customer_within_reopen_window
         and (now is None or not within_reopen_window(resolved_at, now, reopen_days))
     ):
         raise InvalidTransition(
-            f"This request was resolved more than {reopen_days} days ago and can no longer"
-            " be reopened; a reply opens a new request."
+            "This request was resolved more than %(days)s days ago and can no longer"
+            " be reopened; a reply opens a new request.",
+            days=reopen_days,
         )
     return StatusChange(old, new)
 

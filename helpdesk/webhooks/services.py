@@ -39,7 +39,9 @@ def _clean_events(names: Sequence[str]) -> str:
     unknown = [name for name in wanted if name not in EVENTS]
     if unknown or not wanted:
         raise ValidationError(
-            f"Choose one or more of: {', '.join(EVENTS)}.", {"events": "Unknown or empty."}
+            "Choose one or more of: %(events)s.",
+            {"events": "Unknown or empty."},
+            events=", ".join(EVENTS),
         )
     return ",".join(wanted)
 
@@ -49,8 +51,10 @@ def _clean_secret(secret: str | None) -> str:
         return secrets.token_urlsafe(32)
     if not SECRET_MIN <= len(secret) <= SECRET_MAX:
         raise ValidationError(
-            f"The secret must have {SECRET_MIN} to {SECRET_MAX} characters.",
+            "The secret must have %(min)s to %(max)s characters.",
             {"secret": "Wrong length."},
+            min=SECRET_MIN,
+            max=SECRET_MAX,
         )
     return secret
 

@@ -3,7 +3,6 @@ turned against the network it runs in (unless HELPDESK_WEBHOOKS_ALLOW_PRIVATE, f
 
 import ipaddress
 import socket
-from typing import NoReturn
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -17,8 +16,10 @@ def _allow_private() -> bool:
     return bool(current_app.config.get("HELPDESK_WEBHOOKS_ALLOW_PRIVATE", False))
 
 
-def _refuse(message: str) -> NoReturn:
-    raise ValidationError(message, {"url": message})
+def _on_url(error: ValidationError) -> ValidationError:
+    """The error, with its sentence shown next to the URL field too."""
+    error.fields = {"url": error.message}
+    return error
 
 
 def _is_public(address: str) -> bool:
@@ -32,21 +33,23 @@ def check_url_syntax(url: str) -> str:
     """The URL, if its form is acceptable (scheme, host, no credentials). Raises ValidationError."""
     url = (url or "").strip()
     if not url or len(url) > URL_MAX:
-        _refuse(f"Give a URL of at most {URL_MAX} characters.")
+        raise _on_url(ValidationError("Give a URL of at most %(max)s characters.", max=URL_MAX))
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        _refuse("That is not a valid URL.")
+    except ValueError as exc:
+        raise _on_url(ValidationError("That is not a valid URL.")) from exc
     allowed = {"https", "http"} if _allow_private() else {"https"}
     if parts.scheme not in allowed:
-        _refuse("Webhook URLs must use https.")
+        raise _on_url(ValidationError("Webhook URLs must use https."))
     if not parts.hostname:
-        _refuse("The URL has no host.")
+        raise _on_url(ValidationError("The URL has no host."))
     if parts.username or parts.password:
-        _refuse("Put no credentials in the URL; deliveries are signed instead.")
+        raise _on_url(
+            ValidationError("Put no credentials in the URL; deliveries are signed instead.")
+        )
     if port == 0:
-        _refuse("That is not a valid port.")
+        raise _on_url(ValidationError("That is not a valid port."))
     return url
 
 
@@ -61,8 +64,15 @@ def check_target(url: str) -> None:
     parts = urlsplit(url)
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        _refuse(f"The host {parts.hostname} cannot be resolved.")
+    except (OSError, UnicodeError) as exc:
+        raise _on_url(
+            ValidationError("The host %(host)s cannot be resolved.", host=parts.hostname)
+        ) from exc
     addresses = {info[4][0] for info in infos}
     if not addresses or not all(_is_public(address) for address in addresses):
-        _refuse(f"The host {parts.hostname} has a private or local address; that is not allowed.")
+        raise _on_url(
+            ValidationError(
+                "The host %(host)s has a private or local address; that is not allowed.",
+                host=parts.hostname,
+            )
+        )

@@ -68,3 +68,17 @@ def test_admin_pages_follow_the_language(admin_client, desk):
 
     assert "Администрирование" in html
     assert "Administration" not in html
+
+
+def test_a_refused_change_is_explained_in_the_agents_language(alice_client, desk, ticket):
+    desk.alice.locale = "ru"
+    db.session.commit()
+
+    response = alice_client.post(
+        f"/agent/tickets/{ticket.number}/fields",
+        data={"version": ticket.version, "status": "bogus"},
+    )
+
+    assert response.status_code == 400
+    assert "«bogus» — не статус." in page(response)
+    assert "is not a status" not in page(response)
