@@ -229,3 +229,23 @@ def test_queue_and_ticket_fit_a_phone_screen(live_server, phone_page, desk):
     expect(phone_page.get_by_role("button", name="Send reply")).to_be_visible()
     assert phone_page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     phone_page.screenshot(path=str(SCREENSHOTS / "console_ticket_phone.png"), full_page=True)
+
+
+@pytest.mark.parametrize("screen", ["page", "phone_page"])
+def test_the_console_in_russian_fits_the_screen_and_counts_the_selection(
+    live_server, desk, screen, request
+):
+    page = request.getfixturevalue(screen)
+    sign_in(page, live_server.url, desk.alice)
+
+    page.goto(f"{live_server.url}/agent/?lang=ru")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Открытые обращения")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    page.locator(f'tr[data-ticket="{desk.printer}"] input[name="ticket"]').check()
+    expect(page.locator("[data-selected-count]")).to_have_text("(выбрано: 1)")
+
+    page.goto(f"{live_server.url}/agent/tickets/{desk.invoice}")
+    expect(page.get_by_role("button", name="Отправить ответ")).to_be_visible()
+    expect(page.locator(".change-line").first).to_contain_text("изменил(а)")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    page.screenshot(path=str(SCREENSHOTS / f"console_ticket_ru_{screen}.png"), full_page=True)
