@@ -16,7 +16,6 @@ from helpdesk.agent.common import form_errors, local_target, refuse
 from helpdesk.agent.nav import add_nav_item
 from helpdesk.errors import DomainError, NotFound, ValidationError
 from helpdesk.extensions import db
-from helpdesk.i18n import N_
 from helpdesk.mail import review
 from helpdesk.mail.cli import LABELS
 from helpdesk.mail.mailboxes import Mailbox, is_stalled
@@ -26,25 +25,6 @@ from helpdesk.tickets.models import Message
 from helpdesk.tickets.moving import move_message
 
 TICKET_NUMBER_MAX = 12
-
-
-# What became of a mail, in the agent's language (helpdesk.mail.cli.LABELS has the English).
-_OUTCOME_LABELS = {
-    Outcome.NEW_TICKET: N_("new ticket"),
-    Outcome.REPLY: N_("reply"),
-    Outcome.DUPLICATE: N_("duplicate"),
-    Outcome.AUTO_REPLY: N_("automatic: an auto-reply"),
-    Outcome.RECEIPT: N_("automatic: a read receipt"),
-    Outcome.ABUSE_REPORT: N_("automatic: an abuse report"),
-    Outcome.BOUNCE: N_("bounce"),
-    Outcome.SPAM: N_("spam"),
-    Outcome.BLOCKED: N_("spam: blocked sender"),
-    Outcome.QUARANTINED: N_("quarantined"),
-    Outcome.TOO_LARGE: N_("quarantined: too large"),
-    Outcome.OWN_MAIL_LOOP: N_("dropped: our own mail came back"),
-    Outcome.DISMISSED: N_("discarded by an agent"),
-    Outcome.DELETED: N_("deleted as spam by an agent"),
-}
 
 
 class ActionForm(FlaskForm):
@@ -60,10 +40,9 @@ class MoveForm(FlaskForm):
 
 
 def _label(outcome: str) -> str:
-    msgid = _OUTCOME_LABELS.get(outcome)
-    if msgid is not None and msgid == LABELS.get(outcome):
-        return _(msgid)
-    return LABELS.get(outcome, outcome)  # a label changed or added in English only
+    """What became of a mail, in the agent's language (helpdesk.mail.cli.LABELS marks them)."""
+    label = LABELS.get(outcome)
+    return _(label) if label else outcome
 
 
 @bp.context_processor

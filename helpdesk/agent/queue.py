@@ -13,7 +13,6 @@ from helpdesk.agent.forms import BulkForm, SaveViewForm, as_choices
 from helpdesk.contacts.models import Organization
 from helpdesk.errors import DomainError, ValidationError
 from helpdesk.extensions import db
-from helpdesk.i18n import N_
 from helpdesk.tickets import bulk, queries, saved_views
 from helpdesk.tickets.models import Ticket
 
@@ -25,32 +24,13 @@ _SHOWN = (
 )
 
 
-# The built-in views' and the sorts' titles (helpdesk.tickets.queries names them in English).
-_VIEW_TITLES = {
-    "open": N_("Open tickets"),
-    "unassigned": N_("Unassigned"),
-    "mine": N_("Mine"),
-    "team": N_("My teams"),
-    "pending": N_("Pending"),
-    "resolved": N_("Recently resolved"),
-}
-_SORT_TITLES = {
-    "updated": N_("Last update"),
-    "waiting": N_("Longest waiting"),
-    "created": N_("Newest"),
-    "priority": N_("Priority"),
-}
-
-
 def view_title(view: queries.View) -> str:
-    """A built-in view's title in the agent's language (a new view shows its own)."""
-    msgid = _VIEW_TITLES.get(view.key)
-    return _(msgid) if msgid == view.title else view.title  # a changed title: as it is
+    """A built-in view's title in the agent's language (helpdesk.tickets.queries marks them)."""
+    return _(view.title)
 
 
 def sort_title(sort: queries.Sort) -> str:
-    msgid = _SORT_TITLES.get(sort.name)
-    return _(msgid) if msgid == sort.title else sort.title
+    return _(sort.title)
 
 
 _BULK_FIELD = {

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.mail import ingest
 from helpdesk.mail.models import HELD_OUTCOMES, QUARANTINE_OUTCOMES, InboundMail, Outcome
 from helpdesk.mail.parse import parse_message
@@ -20,21 +21,22 @@ from helpdesk.storage import blob_path, read_blob
 
 mail_cli = AppGroup("mail", help="Inbound mail: ingest files, the quarantine, the spam list.")
 
+# What became of a mail (English here; the console shows them translated).
 LABELS = {
-    Outcome.NEW_TICKET: "new ticket",
-    Outcome.REPLY: "reply",
-    Outcome.DUPLICATE: "duplicate",
-    Outcome.AUTO_REPLY: "automatic: an auto-reply",
-    Outcome.RECEIPT: "automatic: a read receipt",
-    Outcome.ABUSE_REPORT: "automatic: an abuse report",
-    Outcome.BOUNCE: "bounce",
-    Outcome.SPAM: "spam",
-    Outcome.BLOCKED: "spam: blocked sender",
-    Outcome.QUARANTINED: "quarantined",
-    Outcome.TOO_LARGE: "quarantined: too large",
-    Outcome.OWN_MAIL_LOOP: "dropped: our own mail came back",
-    Outcome.DISMISSED: "discarded by an agent",
-    Outcome.DELETED: "deleted as spam by an agent",
+    Outcome.NEW_TICKET: N_("new ticket"),
+    Outcome.REPLY: N_("reply"),
+    Outcome.DUPLICATE: N_("duplicate"),
+    Outcome.AUTO_REPLY: N_("automatic: an auto-reply"),
+    Outcome.RECEIPT: N_("automatic: a read receipt"),
+    Outcome.ABUSE_REPORT: N_("automatic: an abuse report"),
+    Outcome.BOUNCE: N_("bounce"),
+    Outcome.SPAM: N_("spam"),
+    Outcome.BLOCKED: N_("spam: blocked sender"),
+    Outcome.QUARANTINED: N_("quarantined"),
+    Outcome.TOO_LARGE: N_("quarantined: too large"),
+    Outcome.OWN_MAIL_LOOP: N_("dropped: our own mail came back"),
+    Outcome.DISMISSED: N_("discarded by an agent"),
+    Outcome.DELETED: N_("deleted as spam by an agent"),
 }
 
 

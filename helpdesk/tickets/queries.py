@@ -280,12 +280,12 @@ class View:
 
 
 BUILTIN_VIEWS: tuple[View, ...] = (
-    View("open", "Open tickets", QueueFilter(status=OPEN)),
-    View("unassigned", "Unassigned", QueueFilter(status=OPEN, assignee="none")),
-    View("mine", "Mine", QueueFilter(status=OPEN, assignee="me")),
-    View("team", "My teams", QueueFilter(status=OPEN, team="mine")),
-    View("pending", "Pending", QueueFilter(status=(Status.PENDING.value,))),
-    View("resolved", "Recently resolved", QueueFilter(resolved_days=RECENT_DAYS)),
+    View("open", N_("Open tickets"), QueueFilter(status=OPEN)),
+    View("unassigned", N_("Unassigned"), QueueFilter(status=OPEN, assignee="none")),
+    View("mine", N_("Mine"), QueueFilter(status=OPEN, assignee="me")),
+    View("team", N_("My teams"), QueueFilter(status=OPEN, team="mine")),
+    View("pending", N_("Pending"), QueueFilter(status=(Status.PENDING.value,))),
+    View("resolved", N_("Recently resolved"), QueueFilter(resolved_days=RECENT_DAYS)),
 )
 DEFAULT_VIEW = BUILTIN_VIEWS[0]
 
@@ -350,12 +350,12 @@ SORTS: dict[str, Sort] = {
     for s in (
         Sort(
             "updated",
-            "Last update",
+            N_("Last update"),
             (Key(Ticket.updated_at, True, lambda t: t.updated_at, True), _ID_DESC),
         ),
         Sort(
             "waiting",
-            "Longest waiting",
+            N_("Longest waiting"),
             (
                 Key(Ticket.updated_at, False, lambda t: t.updated_at, True),
                 Key(Ticket.id, False, lambda t: t.id),
@@ -363,12 +363,12 @@ SORTS: dict[str, Sort] = {
         ),
         Sort(
             "created",
-            "Newest",
+            N_("Newest"),
             (Key(Ticket.created_at, True, lambda t: t.created_at, True), _ID_DESC),
         ),
         Sort(
             "priority",
-            "Priority",
+            N_("Priority"),
             (
                 Key(PRIORITY_RANK, False, lambda t: _PRIORITY_ORDER.get(t.priority, 4)),
                 Key(Ticket.updated_at, True, lambda t: t.updated_at, True),
