@@ -26,6 +26,11 @@ class DomainError(Exception):
         super().__init__(self.message)
         self.fields = fields or {}
 
+    def at(self, field: str) -> "DomainError":
+        """This error, its message shown next to `field` as well; for `raise X(...).at(f)`."""
+        self.fields = {field: self.message}
+        return self
+
     def translated(self) -> str:
         """The message in the request's language; the English one when there is no translation."""
         try:

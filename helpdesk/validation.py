@@ -82,7 +82,7 @@ def clean_email(value: str | None, field: str = "email") -> str:
         checked = validate_email(raw, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise ValidationError(
-            "“%(address)s” is not a valid e-mail address.", {field: str(exc)}, address=raw
+            "“%(value)s” is not a valid e-mail address.", {field: str(exc)}, value=raw
         ) from None
     return checked.normalized.lower()
 
@@ -99,9 +99,9 @@ def clean_password(value: str | None, field: str = "password") -> str:
     password = value or ""
     if len(password) < PASSWORD_MIN:
         raise ValidationError(
-            "The password must have at least %(min)s characters.",
+            "The password must have at least %(count)s characters.",
             {field: f"At least {PASSWORD_MIN} characters."},
-            min=PASSWORD_MIN,
+            count=PASSWORD_MIN,
         )
     if len(password) > PASSWORD_MAX:
         raise ValidationError("The password is too long.", {field: "Too long."})

@@ -86,9 +86,7 @@ def _parse(item: Item, raw: str | None):
     if item.kind == "days":
         text = (raw or "").strip()
         if not text.isdigit() or len(text) > 5:
-            raise ValidationError(
-                _("Give a number of days from 1 to 3650."), {"value": _("Number.")}
-            )
+            raise ValidationError("Give a number of days from 1 to 3650.", {"value": _("Number.")})
         return int(text)
     return raw or ""
 
@@ -154,18 +152,16 @@ def _submitted_categories() -> list[dict]:
     names, chosen = request.form.getlist("name"), request.form.getlist("team")
     if len(names) > CATEGORIES_MAX + BLANK_CATEGORY_ROWS:
         raise ValidationError(
-            _("At most %(max)s categories.", max=CATEGORIES_MAX), {"name": _("Too many.")}
+            "At most %(max)s categories.", {"name": _("Too many.")}, max=CATEGORIES_MAX
         )
     rows = []
     for index, name in enumerate(names):
         team = chosen[index] if index < len(chosen) else ""
         if len(name) > CATEGORY_NAME_MAX or len(team) > 100:
             raise ValidationError(
-                _(
-                    "A category's name has at most %(max)s characters.",
-                    max=CATEGORY_NAME_MAX,
-                ),
+                "A category's name has at most %(max)s characters.",
                 {"name": _("Too long.")},
+                max=CATEGORY_NAME_MAX,
             )
         if name.strip():
             rows.append({"name": name.strip(), "team": team or None})

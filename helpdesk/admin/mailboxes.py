@@ -67,7 +67,7 @@ class ActionForm(FlaskForm):
 def _mailbox(mailbox_id: int) -> Mailbox:
     mailbox = db.session.get(Mailbox, mailbox_id)
     if mailbox is None:
-        raise NotFound(_("There is no such mailbox."))
+        raise NotFound("There is no such mailbox.")
     return mailbox
 
 

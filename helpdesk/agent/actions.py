@@ -37,7 +37,7 @@ def _user(value: str | None):
         return None
     user = db.session.get(User, int(value)) if value.isdigit() else None
     if user is None:
-        raise ValidationError(_("Choose an agent from the list."), {"assignee": _("Unknown.")})
+        raise ValidationError("Choose an agent from the list.", {"assignee": _("Unknown.")})
     return user
 
 
@@ -48,7 +48,7 @@ def _team(value: str | None):
         return None
     team = db.session.get(Team, int(value)) if value.isdigit() else None
     if team is None:
-        raise ValidationError(_("Choose a team from the list."), {"team": _("Unknown.")})
+        raise ValidationError("Choose a team from the list.", {"team": _("Unknown.")})
     return team
 
 
@@ -156,7 +156,7 @@ def merge(number: int):
     target_number = (form.target.data or "").strip().lstrip("#")
     try:
         if not target_number.isdigit():
-            raise ValidationError(_("Give the number of the ticket to merge into."))
+            raise ValidationError("Give the number of the ticket to merge into.")
         check_version(source, form.version.data)
         target = services.get_ticket(actor, int(target_number))
         services.merge(source, target, actor)
@@ -175,7 +175,7 @@ def split(number: int, message_id: int):
     form = SplitForm()
     try:
         if message is None or message.ticket_id != ticket.id:
-            raise NotFound(_("That message is not on this ticket."))
+            raise NotFound("That message is not on this ticket.")
         new = services.split_message(message, actor, subject=form.subject.data or None)
     except DomainError as exc:
         return _failed(number, exc)

@@ -3,7 +3,6 @@
 import io
 
 from flask import send_file
-from flask_babel import gettext as _
 
 from helpdesk import storage
 from helpdesk.accounts.auth import current_actor
@@ -19,11 +18,11 @@ def attachment(attachment_id: int, filename: str):
     found = db.session.get(Attachment, attachment_id)
     ticket = db.session.get(Ticket, found.ticket_id) if found is not None else None
     if ticket is None or not permissions.can_view_ticket(current_actor(), ticket):
-        raise NotFound(_("There is no such file."))
+        raise NotFound("There is no such file.")
     try:
         data = storage.read_blob(found.sha256)
     except FileNotFoundError:
-        raise NotFound(_("The file is missing from storage.")) from None
+        raise NotFound("The file is missing from storage.") from None
     response = send_file(
         io.BytesIO(data),
         mimetype=found.content_type or "application/octet-stream",

@@ -12,59 +12,56 @@ from helpdesk.extensions import db
 from helpdesk.i18n import N_
 from helpdesk.tickets.models import AuditEvent, Message, Ticket
 
+
+def _changed(none: str, old: str, new: str, both: str) -> dict[str, str]:
+    return {"none": none, "old": old, "new": new, "both": both}
+
+
 # Changes worth a line in the history (merges and splits already have their event messages),
 # as whole sentences for the values the change has: none, the old one, the new one or both.
 _SHOWN = {
-    field: {
-        "none": sentences[0],
-        "old": sentences[1],
-        "new": sentences[2],
-        "both": sentences[3],
-    }
-    for field, sentences in {
-        "status": (
-            N_("%(who)s changed the status"),
-            N_("%(who)s changed the status from %(old)s"),
-            N_("%(who)s changed the status to %(new)s"),
-            N_("%(who)s changed the status from %(old)s to %(new)s"),
-        ),
-        "assignee": (
-            N_("%(who)s changed the assignee"),
-            N_("%(who)s changed the assignee from %(old)s"),
-            N_("%(who)s changed the assignee to %(new)s"),
-            N_("%(who)s changed the assignee from %(old)s to %(new)s"),
-        ),
-        "team": (
-            N_("%(who)s changed the team"),
-            N_("%(who)s changed the team from %(old)s"),
-            N_("%(who)s changed the team to %(new)s"),
-            N_("%(who)s changed the team from %(old)s to %(new)s"),
-        ),
-        "priority": (
-            N_("%(who)s changed the priority"),
-            N_("%(who)s changed the priority from %(old)s"),
-            N_("%(who)s changed the priority to %(new)s"),
-            N_("%(who)s changed the priority from %(old)s to %(new)s"),
-        ),
-        "tags": (
-            N_("%(who)s changed the tags"),
-            N_("%(who)s changed the tags from %(old)s"),
-            N_("%(who)s changed the tags to %(new)s"),
-            N_("%(who)s changed the tags from %(old)s to %(new)s"),
-        ),
-    }.items()
-}
-_SHOWN["participant_added"] = {
-    "none": N_("%(who)s copied in"),
-    "new": N_("%(who)s copied in %(new)s"),
-}
-_SHOWN["participant_removed"] = {
-    "none": N_("%(who)s stopped copying in"),
-    "old": N_("%(who)s stopped copying in from %(old)s"),
-}
-_SHOWN["spam"] = {
-    "none": N_("%(who)s marked as spam, blocked"),
-    "new": N_("%(who)s marked as spam, blocked %(new)s"),
+    "status": _changed(
+        N_("%(who)s changed the status"),
+        N_("%(who)s changed the status from %(old)s"),
+        N_("%(who)s changed the status to %(new)s"),
+        N_("%(who)s changed the status from %(old)s to %(new)s"),
+    ),
+    "assignee": _changed(
+        N_("%(who)s changed the assignee"),
+        N_("%(who)s changed the assignee from %(old)s"),
+        N_("%(who)s changed the assignee to %(new)s"),
+        N_("%(who)s changed the assignee from %(old)s to %(new)s"),
+    ),
+    "team": _changed(
+        N_("%(who)s changed the team"),
+        N_("%(who)s changed the team from %(old)s"),
+        N_("%(who)s changed the team to %(new)s"),
+        N_("%(who)s changed the team from %(old)s to %(new)s"),
+    ),
+    "priority": _changed(
+        N_("%(who)s changed the priority"),
+        N_("%(who)s changed the priority from %(old)s"),
+        N_("%(who)s changed the priority to %(new)s"),
+        N_("%(who)s changed the priority from %(old)s to %(new)s"),
+    ),
+    "tags": _changed(
+        N_("%(who)s changed the tags"),
+        N_("%(who)s changed the tags from %(old)s"),
+        N_("%(who)s changed the tags to %(new)s"),
+        N_("%(who)s changed the tags from %(old)s to %(new)s"),
+    ),
+    "participant_added": {
+        "none": N_("%(who)s copied in"),
+        "new": N_("%(who)s copied in %(new)s"),
+    },
+    "participant_removed": {
+        "none": N_("%(who)s stopped copying in"),
+        "old": N_("%(who)s stopped copying in from %(old)s"),
+    },
+    "spam": {
+        "none": N_("%(who)s marked as spam, blocked"),
+        "new": N_("%(who)s marked as spam, blocked %(new)s"),
+    },
 }
 # A sentence for values the change has not got: the one that leaves out the fewest.
 _FALLBACK = {"both": ("both", "new", "old", "none"), "old": ("old", "none"), "new": ("new", "none")}

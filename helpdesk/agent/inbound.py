@@ -224,9 +224,9 @@ def move(number: int, message_id: int):
     target_number = (form.target.data or "").strip().lstrip("#")
     try:
         if message is None or message.ticket_id != ticket.id:
-            raise NotFound(_("That message is not on this ticket."))
+            raise NotFound("That message is not on this ticket.")
         if not target_number.isdigit():
-            raise ValidationError(_("Give the number of the ticket to move the message to."))
+            raise ValidationError("Give the number of the ticket to move the message to.")
         target = services.get_ticket(actor, int(target_number))
         joined = move_message(actor, message, target)
     except DomainError as exc:

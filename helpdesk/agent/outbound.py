@@ -49,7 +49,7 @@ def resend_reply(number: int, message_id: int):
     ticket = get_ticket(actor, number)
     message = db.session.get(Message, message_id)
     if message is None or message.ticket_id != ticket.id:
-        raise NotFound(_("There is no such reply on this ticket."))
+        raise NotFound("There is no such reply on this ticket.")
     try:
         count = resend_message(message, actor)
     except DomainError as exc:
@@ -83,7 +83,7 @@ def resend_outgoing(mail_id: int):
     actor = current_actor()
     row = db.session.get(SentMail, mail_id)
     if row is None or row.ticket is None:
-        raise NotFound(_("There is no such mail."))
+        raise NotFound("There is no such mail.")
     get_ticket(actor, row.ticket.number)  # NotFound when the agent may not see the ticket
     try:
         delivery.resend_mail(actor, row)

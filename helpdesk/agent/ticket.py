@@ -275,5 +275,5 @@ def _team(value: str) -> Team | None:
         return None
     team = db.session.get(Team, int(value)) if value.isdigit() else None
     if team is None:
-        raise ValidationError(_("Choose a team from the list."), {"team": _("Unknown.")})
+        raise ValidationError("Choose a team from the list.", {"team": _("Unknown.")})
     return team

@@ -61,9 +61,9 @@ class PanelEntry:
         if minutes < 1:
             return _("just now")
         if minutes < 60:
-            return _("%(num)s min ago", num=minutes)
+            return _("%(n)s min ago", n=minutes)
         if minutes < 48 * 60:
-            return _("%(num)s h ago", num=minutes // 60)
+            return _("%(n)s h ago", n=minutes // 60)
         days = minutes // (24 * 60)
         return ngettext("%(num)s day ago", "%(num)s days ago", days)
 

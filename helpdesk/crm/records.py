@@ -100,10 +100,10 @@ def add_domains(org: Organization, raws: list[str]) -> None:
         ).scalar_one_or_none()
         if owner is not None:
             raise Conflict(
-                "The domain %(domain)s belongs to %(organization)s.",
+                "The domain %(domain)s belongs to %(owner)s.",
                 {"domains": f"{domain} is in use."},
                 domain=domain,
-                organization=owner.organization.name,
+                owner=owner.organization.name,
             )
         org.domains.append(OrganizationDomain(domain=domain))
         known.add(domain)

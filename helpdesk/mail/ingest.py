@@ -34,6 +34,7 @@ from helpdesk.mail.prepare import (
     body_sha256,
     failure_text,
     header_block,
+    message_key,
     prepare_mails,
 )
 from helpdesk.mail.routing import BatchLookup, apply_mail, our_addresses
@@ -338,10 +339,10 @@ def _earlier_by_identities(identities: list[tuple[str, str]]) -> dict:
     return found
 
 
-def _earlier_by_identity(message_key: str, content_sha256: str) -> InboundMail | None:
+def _earlier_by_identity(key: str, content_sha256: str) -> InboundMail | None:
     return db.session.execute(
         select(InboundMail).where(
-            InboundMail.mail_message_id == message_key,
+            InboundMail.mail_message_id == key,
             InboundMail.content_sha256 == content_sha256,
         )
     ).scalar_one_or_none()
@@ -361,15 +362,15 @@ def _result(row: InboundMail) -> IngestResult:
 def _quarantine(item: PreparedMail, error: str, context: _BatchContext) -> IngestResult:
     """Record the failed mail (in a savepoint of its own); a duplicate if a twin got in first."""
     raw, digest, place = item.arrival.raw, item.digest, item.arrival.place
-    message_key, content = item.identity or (f"sha256:{digest}", body_sha256(raw))
-    earlier = _earlier_by_place(place) or _earlier_by_identity(message_key, content)
+    key, content = item.identity or (message_key(None, digest), body_sha256(raw))
+    earlier = _earlier_by_place(place) or _earlier_by_identity(key, content)
     if earlier is not None:
         return _duplicate(earlier)
     log.warning("inbound mail %s quarantined: %s", digest[:12], _error_line(error))
     row = InboundMail(
         raw_sha256=digest,
         raw_size=len(raw),
-        mail_message_id=message_key,
+        mail_message_id=key,
         content_sha256=content,
         outcome=Outcome.QUARANTINED,
         error=error,
@@ -382,7 +383,7 @@ def _quarantine(item: PreparedMail, error: str, context: _BatchContext) -> Inges
         with db.session.begin_nested():
             db.session.add(row)
     except IntegrityError:  # a twin was recorded in the meantime
-        earlier = _earlier_by_place(place) or _earlier_by_identity(message_key, content)
+        earlier = _earlier_by_place(place) or _earlier_by_identity(key, content)
         if earlier is None:
             raise
         return _duplicate(earlier)

@@ -136,26 +136,18 @@ class SmtpUrl:
     security: str
 
 
-def _url_error(error: ValidationError, field: str) -> ValidationError:
-    """The error, with its sentence shown next to `field` too."""
-    error.fields = {field: error.message}
-    return error
-
-
 def parse_imap_url(url: str) -> ImapUrl:
     """`imap[s]://USER[:PASS]@HOST[:PORT][/FOLDER]`, USER and PASS percent-decoded."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("imap", "imaps"):
-        raise _url_error(
-            ValidationError("The IMAP URL must start with imap:// or imaps://."), "imap_url"
-        )
+        raise ValidationError("The IMAP URL must start with imap:// or imaps://.").at("imap_url")
     try:
         port = parts.port or (993 if parts.scheme == "imaps" else 143)
     except ValueError:
-        raise _url_error(ValidationError("The IMAP URL has an invalid port."), "imap_url") from None
+        raise ValidationError("The IMAP URL has an invalid port.").at("imap_url") from None
     if not parts.hostname or not parts.username:
-        raise _url_error(
-            ValidationError("The IMAP URL needs a user and a host: imap://USER@HOST/."), "imap_url"
+        raise ValidationError("The IMAP URL needs a user and a host: imap://USER@HOST/.").at(
+            "imap_url"
         )
     password = unquote(parts.password) if parts.password is not None else None
     return ImapUrl(
@@ -172,30 +164,21 @@ def parse_smtp_url(url: str) -> SmtpUrl:
     """`smtp[s]://USER@HOST[:PORT][?tls=starttls|none]`; the password is the mailbox's."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("smtp", "smtps"):
-        raise _url_error(
-            ValidationError("The SMTP URL must start with smtp:// or smtps://."), "smtp_url"
-        )
+        raise ValidationError("The SMTP URL must start with smtp:// or smtps://.").at("smtp_url")
     if parts.password is not None:
-        raise _url_error(
-            ValidationError(
-                "Leave the password out of the SMTP URL: it signs in with the mailbox's secret."
-            ),
-            "smtp_url",
-        )
+        raise ValidationError(
+            "Leave the password out of the SMTP URL: it signs in with the mailbox's secret."
+        ).at("smtp_url")
     try:
         port = parts.port or (465 if parts.scheme == "smtps" else 587)
     except ValueError:
-        raise _url_error(ValidationError("The SMTP URL has an invalid port."), "smtp_url") from None
+        raise ValidationError("The SMTP URL has an invalid port.").at("smtp_url") from None
     if not parts.hostname:
-        raise _url_error(
-            ValidationError("The SMTP URL needs a host: smtp://USER@HOST:PORT."), "smtp_url"
-        )
+        raise ValidationError("The SMTP URL needs a host: smtp://USER@HOST:PORT.").at("smtp_url")
     default = "ssl" if parts.scheme == "smtps" else ("starttls" if port == 587 else "none")
     security = parse_qs(parts.query).get("tls", [default])[0]
     if security not in ("ssl", "starttls", "none"):
-        raise _url_error(
-            ValidationError("tls= in the SMTP URL is one of ssl, starttls, none."), "smtp_url"
-        )
+        raise ValidationError("tls= in the SMTP URL is one of ssl, starttls, none.").at("smtp_url")
     username = unquote(parts.username) if parts.username else None
     return SmtpUrl(parts.hostname, port, username, security)
 

@@ -175,21 +175,22 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _discard_pool(exc: BaseException) -> None:
-    global _executor
     log.warning("a mail parser process failed (%s); parsing in the poller instead", exc)
-    with _lock:
-        executor, _executor = _executor, None
-    if executor is not None:
-        executor.shutdown(wait=False, cancel_futures=True)
+    _end_pool(wait=False)
 
 
 def shutdown() -> None:
     """Stop the parser processes (the poller's end)."""
+    _end_pool(wait=True)
+
+
+def _end_pool(wait: bool) -> None:
+    """Stop the pool; the next batch starts a new one."""
     global _executor
     with _lock:
         executor, _executor = _executor, None
     if executor is not None:
-        executor.shutdown(wait=True, cancel_futures=True)
+        executor.shutdown(wait=wait, cancel_futures=True)
 
 
 def _watch_parent(parent: int) -> None:

@@ -1,8 +1,10 @@
-"""Show the domain's (English) error messages in the customer's language.
+"""Show the domain's error messages in the customer's language.
 
-The services raise errors with English text; this table maps the ones a customer can meet to
-translated strings. A message that is not in the table is shown as it is: still correct, only
-in English.
+A domain error translates itself (DomainError.translated). The tables here are for what the
+portal says differently: wording for customers ("request", not "ticket"; "our team", not
+"an agent"), and the short notes next to form fields, which are not catalog entries where they
+are raised. Anything else is looked up in the catalog as it is, and shown in English when it is
+not there.
 """
 
 import re
@@ -13,72 +15,24 @@ from helpdesk.errors import DomainError
 from helpdesk.i18n import N_, NN_
 
 _FIXED = {
-    "Required.": N_("Required."),
-    "Please give a subject.": N_("Please give a subject."),
-    "Please write a message.": N_("Please write a message."),
     "Please give a name.": N_("Please give your name."),
-    "Please give an e-mail address.": N_("Please give an e-mail address."),
-    "That e-mail address is too long.": N_("That e-mail address is too long."),
-    "Too long.": N_("Too long."),
-    "The password is too long.": N_("The password is too long."),
-    "Please choose a category.": N_("Please choose a category."),
     "Only agents set the priority.": N_("Only our team sets the priority."),
-    "You can only open requests for yourself.": N_("You can only open requests for yourself."),
-    "This link is invalid or has expired.": N_("This link is invalid or has expired."),
-    "Accounts are created by invitation only.": N_("Accounts are created by invitation only."),
-    "Sign-up is open to the addresses of our clients' organizations only.": N_(
-        "Sign-up is open to the addresses of our clients' organizations only."
-    ),
-    "Not an address of a client organization.": N_("Not an address of a client organization."),
     "Has an account.": N_("This address has an account already."),
     "In use.": N_("This address has an account already."),
-    "Please choose a language from the list.": N_("Please choose a language from the list."),
-    "Please choose a time zone from the list.": N_("Please choose a time zone from the list."),
     "Unknown.": N_("Unknown value."),
-    "Your current password is not right.": N_("Your current password is not right."),
-    "The two new passwords are not the same.": N_("The two new passwords are not the same."),
     "A closed ticket cannot change; a reply opens a new ticket.": N_(
         "This request is closed; a reply opens a new request."
     ),
 }
 
+# Field notes shown as they are, which nothing else marks for the catalog.
+_FIELD_NOTES = (N_("Required."), N_("Not an address of a client organization."))
+
 _PATTERNS = [
     (r"At most (?P<count>[\d,]+) characters\.", N_("At most %(count)s characters.")),
     (r"At least (?P<count>\d+) characters\.", N_("At least %(count)s characters.")),
-    (
-        r"The subject is too long \((?P<length>\d+) characters; at most (?P<max>\d+)\)\.",
-        N_("The subject is too long (%(length)s characters; at most %(max)s)."),
-    ),
-    (
-        r"The message is too long \((?P<length>[\d,]+) characters; at most (?P<max>[\d,]+)\)\.",
-        N_("The message is too long (%(length)s characters; at most %(max)s)."),
-    ),
-    (
-        r"The name is too long \(at most (?P<max>\d+) characters\)\.",
-        N_("The name is too long (at most %(max)s characters)."),
-    ),
-    (
-        r"The password must have at least (?P<count>\d+) characters\.",
-        N_("The password must have at least %(count)s characters."),
-    ),
-    (
-        r"Too many files \((?P<count>\d+); at most (?P<max>\d+)\)\.",
-        N_("Too many files (%(count)s; at most %(max)s)."),
-    ),
     (r"At most (?P<max>\d+) files\.", N_("At most %(max)s files.")),
-    (
-        r"“(?P<name>.+)” is too large \((?P<size>[\d.]+) MB; at most (?P<max>\d+) MB\)\.",
-        N_("“%(name)s” is too large (%(size)s MB; at most %(max)s MB)."),
-    ),
     (r"At most (?P<max>\d+) MB per file\.", N_("At most %(max)s MB per file.")),
-    (
-        r"“(?P<value>.+)” is not a valid e-mail address\.",
-        N_("“%(value)s” is not a valid e-mail address."),
-    ),
-    (
-        r"There is already an account for (?P<email>\S+)\. Sign in or reset the password\.",
-        N_("There is already an account for %(email)s. Sign in or reset the password."),
-    ),
     (r"The ticket is already (?P<status>\w+)\.", N_("Nothing changed: it is already so.")),
     (
         r"This request was resolved more than (?P<num>\d+) days ago and can no longer be"
@@ -104,7 +58,8 @@ _FIELD_FALLBACK = {"email": N_("Not a valid e-mail address.")}
 
 
 def translate(message: str) -> str:
-    """The customer-language version of a domain message (the message itself if unknown)."""
+    """The customer-language version of a domain message or field note (the catalog's
+    translation of the message itself when no table names it)."""
     known = _FIXED.get(message)
     if known is not None:
         return gettext(known)
@@ -117,7 +72,7 @@ def translate(message: str) -> str:
             singular, plural = msgid
             return ngettext(singular, plural, int(values.pop("num")), **values)
         return gettext(msgid, **values)
-    return message
+    return gettext(message)
 
 
 def for_customer(exc: DomainError) -> str:

@@ -16,12 +16,6 @@ def _allow_private() -> bool:
     return bool(current_app.config.get("HELPDESK_WEBHOOKS_ALLOW_PRIVATE", False))
 
 
-def _on_url(error: ValidationError) -> ValidationError:
-    """The error, with its sentence shown next to the URL field too."""
-    error.fields = {"url": error.message}
-    return error
-
-
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -33,23 +27,23 @@ def check_url_syntax(url: str) -> str:
     """The URL, if its form is acceptable (scheme, host, no credentials). Raises ValidationError."""
     url = (url or "").strip()
     if not url or len(url) > URL_MAX:
-        raise _on_url(ValidationError("Give a URL of at most %(max)s characters.", max=URL_MAX))
+        raise ValidationError("Give a URL of at most %(max)s characters.", max=URL_MAX).at("url")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise _on_url(ValidationError("That is not a valid URL.")) from exc
+        raise ValidationError("That is not a valid URL.").at("url") from exc
     allowed = {"https", "http"} if _allow_private() else {"https"}
     if parts.scheme not in allowed:
-        raise _on_url(ValidationError("Webhook URLs must use https."))
+        raise ValidationError("Webhook URLs must use https.").at("url")
     if not parts.hostname:
-        raise _on_url(ValidationError("The URL has no host."))
+        raise ValidationError("The URL has no host.").at("url")
     if parts.username or parts.password:
-        raise _on_url(
-            ValidationError("Put no credentials in the URL; deliveries are signed instead.")
+        raise ValidationError("Put no credentials in the URL; deliveries are signed instead.").at(
+            "url"
         )
     if port == 0:
-        raise _on_url(ValidationError("That is not a valid port."))
+        raise ValidationError("That is not a valid port.").at("url")
     return url
 
 
@@ -65,14 +59,12 @@ def check_target(url: str) -> None:
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
-        raise _on_url(
-            ValidationError("The host %(host)s cannot be resolved.", host=parts.hostname)
+        raise ValidationError("The host %(host)s cannot be resolved.", host=parts.hostname).at(
+            "url"
         ) from exc
     addresses = {info[4][0] for info in infos}
     if not addresses or not all(_is_public(address) for address in addresses):
-        raise _on_url(
-            ValidationError(
-                "The host %(host)s has a private or local address; that is not allowed.",
-                host=parts.hostname,
-            )
-        )
+        raise ValidationError(
+            "The host %(host)s has a private or local address; that is not allowed.",
+            host=parts.hostname,
+        ).at("url")
